@@ -1,0 +1,1 @@
+"""Infrastructure around the rotation function: the local sandbox and the deployable stacks."""

@@ -1,0 +1,270 @@
+"""The whole local stand-in: moto (made strict), a real redis-server, and the rotation driver."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import string
+import tempfile
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from moto import mock_aws
+from moto.secretsmanager.models import SecretsManagerBackend, secretsmanager_backends
+
+from infra.sandbox.driver import Handler, RotationDriver
+from infra.sandbox.memorydb import FaithfulMemoryDB
+from infra.sandbox.redis_server import RedisServer
+from infra.sandbox.secretsmanager import StrictSecretsManager
+from infra.sandbox.tls import TlsFiles, make_tls_files
+
+if TYPE_CHECKING:
+    from mypy_boto3_memorydb import MemoryDBClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+LAMBDA_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:memorydb-rotation"
+_ALPHABET = string.ascii_letters + string.digits + "!#$%&()*+-.:;<=>?[]^_{|}~"
+
+# Fast polling for local runs: the sandbox propagates in tens of milliseconds.
+FAST_WAITS = {
+    "WAIT_INITIAL_INTERVAL_SECONDS": "0.01",
+    "WAIT_MAX_INTERVAL_SECONDS": "0.05",
+    "WAIT_TIMEOUT_SECONDS": "20",
+    "CONNECT_TIMEOUT_SECONDS": "2",
+}
+
+
+def new_password(length: int = 32) -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+@dataclass(frozen=True)
+class SecretView:
+    """A secret's labels and values as Secrets Manager holds them (for the demo and checks)."""
+
+    versions: dict[str, list[str]]
+    values: dict[str, dict[str, Any]]
+
+    def version_with(self, stage: str) -> str | None:
+        for version, stages in self.versions.items():
+            if stage in stages:
+                return version
+        return None
+
+    def password(self, stage: str) -> str | None:
+        version = self.version_with(stage)
+        if version is None or version not in self.values:
+            return None
+        return str(self.values[version]["password"])
+
+
+class Sandbox:
+    def __init__(
+        self,
+        *,
+        tls: bool = False,
+        propagation_delay: float = 0.05,
+        tls_files: TlsFiles | None = None,
+    ) -> None:
+        self.tls_enabled = tls or tls_files is not None
+        self._tls_files = tls_files
+        self.propagation_delay = propagation_delay
+        self._stack = ExitStack()
+        self._saved_env: dict[str, str | None] = {}
+        self.redis: RedisServer
+        self.memorydb: FaithfulMemoryDB
+        self.secretsmanager = StrictSecretsManager()
+        self.memorydb_client: MemoryDBClient
+        self.sm_client: SecretsManagerClient
+        self.passwords_seen: set[str] = set()
+        """Every password the sandbox created or saw in a secret, for leak scans."""
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        self.set_env(
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_SESSION_TOKEN="testing",
+            AWS_DEFAULT_REGION=REGION,
+            AWS_REGION=REGION,
+        )
+        if self.tls_enabled and self._tls_files is None:
+            workdir = Path(self._stack.enter_context(tempfile.TemporaryDirectory()))
+            self._tls_files = make_tls_files(workdir)
+        self.redis = self._stack.enter_context(
+            RedisServer(tls=self._tls_files if self.tls_enabled else None)
+        )
+        self._stack.enter_context(mock_aws())
+        self.memorydb = FaithfulMemoryDB(self.redis, propagation_delay=self.propagation_delay)
+        self._stack.enter_context(self.memorydb.patched())
+        self._stack.enter_context(self.secretsmanager.patched())
+        self.memorydb_client = boto3.client("memorydb", region_name=REGION)
+        self.sm_client = boto3.client("secretsmanager", region_name=REGION)
+        self.configure_function()
+
+    def stop(self) -> None:
+        self._stack.close()
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()
+        _reset_function()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def set_env(self, **values: str | None) -> None:
+        for name, value in values.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    def configure_function(self, **settings: str | None) -> None:
+        """The function's environment (as the template would set it), then a fresh cold start."""
+        env: dict[str, str | None] = dict(FAST_WAITS)
+        if self._tls_files is not None:
+            env["CA_BUNDLE_PATH"] = str(self._tls_files.ca_cert)
+        env.update(settings)
+        self.set_env(**env)
+        _reset_function()
+
+    @property
+    def tls_files(self) -> TlsFiles | None:
+        return self._tls_files
+
+    # -- resources ------------------------------------------------------------------------------
+
+    def create_user(
+        self,
+        name: str = "app-user",
+        *,
+        access_string: str = "on ~* &* +@all",
+        auth_type: str = "password",
+        password: str | None = None,
+    ) -> str:
+        """A MemoryDB user (live on the data plane at once); returns its password."""
+        password = password or new_password()
+        mode: dict[str, Any] = {"Type": auth_type}
+        if auth_type == "password":
+            mode["Passwords"] = [password]
+            self.passwords_seen.add(password)
+        self.memorydb_client.create_user(
+            UserName=name,
+            AuthenticationMode=mode,  # type: ignore[arg-type]
+            AccessString=access_string,
+        )
+        return password
+
+    def user_arn(self, name: str) -> str:
+        return f"arn:aws:memorydb:{REGION}:{ACCOUNT}:user/{name}"
+
+    def secret_document(self, user: str, password: str, **extra: Any) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "username": user,
+            "password": password,
+            "host": self.redis.host,
+            "port": self.redis.port,
+            "ssl": self.tls_enabled,
+            "user_arn": self.user_arn(user),
+        }
+        document.update(extra)
+        return {k: v for k, v in document.items() if v is not None}
+
+    def create_secret(
+        self,
+        user: str,
+        password: str,
+        *,
+        name: str | None = None,
+        rotation: bool = True,
+        document: dict[str, Any] | None = None,
+        secret_string: str | None = None,
+        **extra: Any,
+    ) -> str:
+        """A secret in the documented format (or as given), with rotation enabled; its ARN."""
+        self.passwords_seen.add(password)
+        value = secret_string
+        if value is None:
+            value = json.dumps(document or self.secret_document(user, password, **extra))
+        arn = self.sm_client.create_secret(Name=name or f"memorydb/{user}", SecretString=value)[
+            "ARN"
+        ]
+        if rotation:
+            self.secretsmanager.enable_rotation(self.sm_backend, arn, LAMBDA_ARN)
+        return arn
+
+    @property
+    def sm_backend(self) -> SecretsManagerBackend:
+        backend: SecretsManagerBackend = secretsmanager_backends[ACCOUNT][REGION]
+        return backend
+
+    def driver(self, handler: Handler | None = None, **options: Any) -> RotationDriver:
+        if handler is None:
+            from rotation.handler import lambda_handler
+
+            handler = lambda_handler
+        return RotationDriver(
+            handler,
+            stage_pending=lambda arn, token, copy: self.secretsmanager.stage_pending(
+                self.sm_backend, arn, token, copy_current=copy
+            ),
+            finish_rotation=lambda arn, token: self.secretsmanager.finish_rotation(
+                self.sm_backend, arn, token
+            ),
+            **options,
+        )
+
+    # -- observation ----------------------------------------------------------------------------
+
+    def view(self, secret_arn: str) -> SecretView:
+        """Labels and values straight from the backend (no API call is counted)."""
+        secret = self.sm_backend.secrets[secret_arn]
+        versions = {v: list(d["version_stages"]) for v, d in secret.versions.items()}
+        values = {
+            v: json.loads(d["secret_string"])
+            for v, d in secret.versions.items()
+            if d.get("secret_string")
+        }
+        for value in values.values():
+            if isinstance(value, dict) and isinstance(value.get("password"), str):
+                self.passwords_seen.add(value["password"])
+        return SecretView(versions, values)
+
+    def authenticates(self, user: str, password: str) -> bool:
+        """Ask the real redis-server: does this password work right now?"""
+        return self.redis.authenticates(user, password)
+
+
+def _reset_function() -> None:
+    """Forget the function's cached settings and clients, as a new container would."""
+    from rotation.composition import service
+
+    service.cache_clear()

@@ -1,0 +1,249 @@
+"""moto's Secrets Manager, made as strict as Secrets Manager where rotation depends on it.
+
+- put_secret_value: a version that holds a value can never get a different one
+  (ResourceExistsException); the same value again is accepted, as AWS does for idempotent retries.
+- update_secret_version_stage: a label attached to another version must be named in
+  RemoveFromVersionId; moving AWSCURRENT also moves the default version moto serves and
+  AWSPREVIOUS; no label is attached twice.
+- stage_pending: what RotateSecret does before it calls createSecret (an empty AWSPENDING version),
+  including its refusal while an earlier rotation's AWSPENDING is still on another version.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from moto.secretsmanager.exceptions import (
+    InvalidParameterException,
+    InvalidRequestException,
+    ResourceExistsException,
+    SecretNotFoundException,
+)
+from moto.secretsmanager.models import FakeSecret, SecretsManagerBackend
+
+AWSCURRENT = "AWSCURRENT"
+AWSPENDING = "AWSPENDING"
+AWSPREVIOUS = "AWSPREVIOUS"
+
+
+class StrictSecretsManager:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def patched(self) -> Iterator[StrictSecretsManager]:
+        originals = {
+            name: getattr(SecretsManagerBackend, name)
+            for name in (
+                "put_secret_value",
+                "update_secret_version_stage",
+                "get_secret_value",
+                "describe_secret",
+            )
+        }
+        strict = self
+
+        def put_secret_value(
+            backend: SecretsManagerBackend,
+            secret_id: str,
+            secret_string: str,
+            secret_binary: str,
+            client_request_token: str,
+            version_stages: list[str],
+        ) -> Any:
+            with strict._lock:
+                strict.calls.append("PutSecretValue")
+                secret = _secret(backend, secret_id)
+                existing = secret.versions.get(client_request_token) if secret else None
+                if existing is not None and _has_value(existing):
+                    same = (
+                        existing.get("secret_string") == secret_string
+                        and existing.get("secret_binary") == secret_binary
+                    )
+                    if not same:
+                        raise ResourceExistsException(
+                            f"You can't use ClientRequestToken {client_request_token} because "
+                            "that value is already in use for a version of secret "
+                            f"{secret.arn if secret else secret_id}."
+                        )
+                return originals["put_secret_value"](
+                    backend,
+                    secret_id,
+                    secret_string,
+                    secret_binary,
+                    client_request_token,
+                    version_stages,
+                )
+
+        def get_secret_value(
+            backend: SecretsManagerBackend, secret_id: str, version_id: str, version_stage: str
+        ) -> Any:
+            with strict._lock:
+                strict.calls.append("GetSecretValue")
+                return originals["get_secret_value"](backend, secret_id, version_id, version_stage)
+
+        def describe_secret(backend: SecretsManagerBackend, secret_id: str) -> Any:
+            with strict._lock:
+                strict.calls.append("DescribeSecret")
+                return originals["describe_secret"](backend, secret_id)
+
+        def update_secret_version_stage(
+            backend: SecretsManagerBackend,
+            secret_id: str,
+            version_stage: str,
+            remove_from_version_id: str,
+            move_to_version_id: str,
+        ) -> tuple[str, str]:
+            with strict._lock:
+                strict.calls.append("UpdateSecretVersionStage")
+                secret = _secret(backend, secret_id)
+                if secret is None:
+                    raise SecretNotFoundException()
+                versions = secret.versions
+                holder = _version_with(secret, version_stage)
+                if remove_from_version_id:
+                    if remove_from_version_id not in versions:
+                        raise InvalidParameterException(
+                            f"Not a valid version: {remove_from_version_id}"
+                        )
+                    if version_stage not in versions[remove_from_version_id]["version_stages"]:
+                        raise InvalidParameterException(
+                            f"Version stage {version_stage} not found in version "
+                            f"{remove_from_version_id}"
+                        )
+                if move_to_version_id:
+                    if move_to_version_id not in versions:
+                        raise InvalidParameterException(
+                            f"Not a valid version: {move_to_version_id}"
+                        )
+                    if holder is not None and holder not in (
+                        move_to_version_id,
+                        remove_from_version_id,
+                    ):
+                        raise InvalidParameterException(
+                            f"The parameter RemoveFromVersionId can't be empty. Staging label "
+                            f"{version_stage} is currently attached to version {holder}, so you "
+                            "must explicitly reference that version in RemoveFromVersionId."
+                        )
+                if remove_from_version_id:
+                    versions[remove_from_version_id]["version_stages"].remove(version_stage)
+                if move_to_version_id:
+                    stages = versions[move_to_version_id]["version_stages"]
+                    if version_stage not in stages:
+                        stages.append(version_stage)
+                if (
+                    version_stage == AWSCURRENT
+                    and move_to_version_id
+                    and remove_from_version_id
+                    and move_to_version_id != remove_from_version_id
+                ):
+                    # Secrets Manager moves AWSPREVIOUS to the version AWSCURRENT left.
+                    for version in versions.values():
+                        if AWSPREVIOUS in version["version_stages"]:
+                            version["version_stages"].remove(AWSPREVIOUS)
+                    versions[remove_from_version_id]["version_stages"].append(AWSPREVIOUS)
+                    secret.default_version_id = move_to_version_id
+                return secret.arn, secret.name
+
+        replacements = {
+            "put_secret_value": put_secret_value,
+            "update_secret_version_stage": update_secret_version_stage,
+            "get_secret_value": get_secret_value,
+            "describe_secret": describe_secret,
+        }
+        for name, function in replacements.items():
+            setattr(SecretsManagerBackend, name, function)
+        try:
+            yield self
+        finally:
+            for name, function in originals.items():
+                setattr(SecretsManagerBackend, name, function)
+
+    # -- what the service itself does around a rotation -----------------------------------------
+
+    def enable_rotation(
+        self, backend: SecretsManagerBackend, secret_id: str, lambda_arn: str, days: int = 30
+    ) -> None:
+        """RotationEnabled as RotateSecret/RotationSchedule leave it, without moto's Lambda run."""
+        secret = _require(backend, secret_id)
+        secret.rotation_requested = True
+        secret.rotation_enabled = True
+        secret.rotation_lambda_arn = lambda_arn
+        secret.auto_rotate_after_days = days
+
+    def disable_rotation(self, backend: SecretsManagerBackend, secret_id: str) -> None:
+        _require(backend, secret_id).rotation_enabled = False
+
+    def stage_pending(
+        self,
+        backend: SecretsManagerBackend,
+        secret_id: str,
+        token: str,
+        *,
+        copy_current: bool = False,
+    ) -> None:
+        """RotateSecret's first act: an AWSPENDING version under `token`.
+
+        Empty for a rotation; a copy of AWSCURRENT when RotateImmediately=false. Refused while
+        AWSPENDING is still attached to a version other than AWSCURRENT.
+        """
+        with self._lock:
+            secret = _require(backend, secret_id)
+            holder = _version_with(secret, AWSPENDING)
+            if holder is not None and holder != token:
+                if AWSCURRENT not in secret.versions[holder]["version_stages"]:
+                    raise InvalidRequestException(
+                        "A previous rotation isn't complete. That rotation will be reattempted."
+                    )
+                secret.versions[holder]["version_stages"].remove(AWSPENDING)
+            if token in secret.versions:
+                return
+            version: dict[str, Any] = {
+                "createdate": int(time.time()),
+                "version_id": token,
+                "version_stages": [AWSPENDING],
+            }
+            if copy_current:
+                current = _version_with(secret, AWSCURRENT)
+                if current is not None:
+                    version["secret_string"] = secret.versions[current].get("secret_string")
+            secret.versions[token] = version
+
+    def finish_rotation(self, backend: SecretsManagerBackend, secret_id: str, token: str) -> None:
+        """After finishSecret succeeded, the service removes AWSPENDING from the new version."""
+        with self._lock:
+            secret = _require(backend, secret_id)
+            stages = secret.versions[token]["version_stages"]
+            if AWSPENDING in stages:
+                stages.remove(AWSPENDING)
+            secret.last_rotation_date = int(time.time())
+
+
+def _secret(backend: SecretsManagerBackend, secret_id: str) -> FakeSecret | None:
+    if secret_id in backend.secrets:
+        secret = backend.secrets[secret_id]
+        return secret if isinstance(secret, FakeSecret) else None
+    return None
+
+
+def _require(backend: SecretsManagerBackend, secret_id: str) -> FakeSecret:
+    secret = _secret(backend, secret_id)
+    if secret is None:
+        raise SecretNotFoundException()
+    return secret
+
+
+def _has_value(version: dict[str, Any]) -> bool:
+    return "secret_string" in version or "secret_binary" in version
+
+
+def _version_with(secret: FakeSecret, stage: str) -> str | None:
+    for version_id, version in secret.versions.items():
+        if stage in version["version_stages"]:
+            return str(version_id)
+    return None

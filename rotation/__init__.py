@@ -1,0 +1,1 @@
+"""Secrets Manager rotation of Amazon MemoryDB user passwords (two-password slot)."""

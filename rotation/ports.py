@@ -1,0 +1,45 @@
+"""The three ports the rotator needs. Adapters implement them over boto3 and redis."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from pydantic import SecretStr
+
+from rotation.models import Endpoint, MemoryDBUser, SecretMetadata
+
+
+class SecretStore(Protocol):
+    def describe(self, secret_id: str) -> SecretMetadata: ...
+
+    def get_value(self, secret_id: str, *, stage: str, version_id: str | None = None) -> str:
+        """The SecretString; raises SecretValueNotFoundError when the version has no value."""
+        ...
+
+    def put_pending(
+        self, secret_id: str, token: str, value: str, rotation_token: SecretStr | None
+    ) -> None: ...
+
+    def promote(self, secret_id: str, *, token: str, from_version: str) -> None:
+        """Move AWSCURRENT to `token` (Secrets Manager moves AWSPREVIOUS itself)."""
+        ...
+
+
+class UserDirectory(Protocol):
+    def describe(self, user_name: str) -> MemoryDBUser:
+        """Raises UserNotFoundError when there is no such user."""
+        ...
+
+    def set_passwords(self, user_name: str, passwords: Sequence[SecretStr]) -> None:
+        """Replace the user's whole password set. Raises UserBusyError while it is modifying."""
+        ...
+
+
+class CredentialVerifier(Protocol):
+    def authenticates(self, endpoint: Endpoint, username: str, password: SecretStr) -> bool:
+        """True when AUTH then PING succeed; False when the server rejects the credentials.
+
+        Raises ClusterUnreachableError when the endpoint cannot be reached or does not verify.
+        """
+        ...
