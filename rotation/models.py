@@ -22,6 +22,7 @@ from rotation.errors import BadEventError, SecretFormatError
 
 AWSCURRENT = "AWSCURRENT"
 AWSPENDING = "AWSPENDING"
+AWSPREVIOUS = "AWSPREVIOUS"
 
 # MemoryDB user names: letters, digits and hyphens, starting with a letter (AWS API reference).
 _USER_NAME = r"^[A-Za-z][A-Za-z0-9-]{0,39}$"

@@ -150,8 +150,7 @@ class Rotator:
         pending = self._pending(request)
         self._require_same_user(current, pending)
         passwords.validate(pending.password)
-        self._rotatable_user(current)
-        user = self._wait_active(current.username, budget)
+        user = self._wait_active(current.username, budget, known=self._rotatable_user(current))
         self._require_current_authenticates(current)
         desired = _distinct(current.password, pending.password)
         if user.password_count == len(desired) and self._authenticates(pending):
@@ -253,8 +252,10 @@ class Rotator:
             raise SecretFormatError("'host' is missing: there is no cluster to prove passwords on")
         return user
 
-    def _wait_active(self, user_name: str, budget: Budget) -> MemoryDBUser:
-        return wait_until_active(self._users, user_name, budget, self._backoff)
+    def _wait_active(
+        self, user_name: str, budget: Budget, known: MemoryDBUser | None = None
+    ) -> MemoryDBUser:
+        return wait_until_active(self._users, user_name, budget, self._backoff, known=known)
 
     def _set_passwords(self, user_name: str, new_set: list[SecretStr], budget: Budget) -> None:
         while True:

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
 from moto.core.exceptions import JsonRESTError
 from moto.memorydb.exceptions import InvalidParameterValueException
 from moto.memorydb.models import MemoryDBBackend
@@ -51,6 +52,8 @@ class UserState:
     ready_at: float | None = None
     """While set, the user is `modifying` until this clock time."""
     lose_propagation: bool = False
+    unpushed: bool = False
+    """Propagated while the data plane was down: pushed again at the next observation."""
     history: list[int] = field(default_factory=list)
     """PasswordCount after every accepted change, for invariant checks."""
 
@@ -121,6 +124,8 @@ class FaithfulMemoryDB:
         with self._lock:
             now = self.clock()
             for name, state in self.users.items():
+                if state.unpushed:
+                    self._push(name, state)
                 if state.ready_at is not None and state.ready_at <= now:
                     state.ready_at = None
                     if state.lose_propagation:
@@ -271,9 +276,15 @@ class FaithfulMemoryDB:
                 user.status = status
 
     def _push(self, user_name: str, state: UserState) -> None:
+        """Apply the user's set to the data plane; a node that is down gets it when it is back."""
         if self.data_plane is None:
             return
-        if state.auth_type == "password":
-            self.data_plane.apply_user(user_name, state.access_string, state.passwords)
+        try:
+            if state.auth_type == "password":
+                self.data_plane.apply_user(user_name, state.access_string, state.passwords)
+            else:
+                self.data_plane.apply_user(user_name, "off", [])
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            state.unpushed = True
         else:
-            self.data_plane.apply_user(user_name, "off", [])
+            state.unpushed = False

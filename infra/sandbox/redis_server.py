@@ -107,6 +107,7 @@ class RedisServer:
                 ssl=self.tls is not None,
                 ssl_ca_certs=str(self.tls.ca_cert) if self.tls else None,
                 socket_timeout=5,
+                retry=Retry(NoBackoff(), 0),
             )
         return self._admin
 

@@ -1,0 +1,266 @@
+"""Whole rotations through the Lambda handler, on the sandbox, checked on the real data plane."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from infra.sandbox import Sandbox
+from infra.sandbox.driver import STEPS
+from rotation.handler import lambda_handler
+
+USER = "app-user"
+
+
+def _setup(sandbox: Sandbox, **extra: object) -> tuple[str, str]:
+    password = sandbox.create_user(USER)
+    return sandbox.create_secret(USER, password, **extra), password
+
+
+def test_three_rotations_in_a_row(sandbox: Sandbox) -> None:
+    arn, first = _setup(sandbox)
+    driver = sandbox.driver(lambda_handler)
+    history = [first]
+
+    for _ in range(3):
+        outcome = driver.rotate(arn)
+        assert outcome.succeeded, outcome.last_error
+        view = sandbox.view(arn)
+        current = view.password("AWSCURRENT")
+        assert current is not None
+        assert current not in history
+        assert view.version_with("AWSCURRENT") == outcome.token
+        assert view.version_with("AWSPENDING") is None
+        assert sandbox.memorydb.password_count(USER) == 1
+        sandbox.memorydb.settle()
+        assert sandbox.authenticates(USER, current)
+        assert not sandbox.authenticates(USER, history[-1])
+        history.append(current)
+
+    assert max(sandbox.memorydb.users[USER].history) == 2
+    # Other keys of the document survive every rotation unchanged.
+    document = sandbox.view(arn).values[outcome.token]
+    assert document["host"] == sandbox.redis.host
+    assert document["user_arn"] == sandbox.user_arn(USER)
+
+
+def test_each_step_invoked_twice(sandbox: Sandbox) -> None:
+    arn, first = _setup(sandbox)
+    driver = sandbox.driver(lambda_handler)
+    token = str(uuid.uuid4())
+    sandbox.secretsmanager.stage_pending(sandbox.sm_backend, arn, token)
+
+    for step in STEPS:
+        driver.invoke(arn, step, token)
+        driver.invoke(arn, step, token)
+
+    view = sandbox.view(arn)
+    assert view.version_with("AWSCURRENT") == token
+    new = view.password("AWSCURRENT")
+    assert new is not None
+    sandbox.memorydb.settle()
+    assert sandbox.authenticates(USER, new)
+    assert not sandbox.authenticates(USER, first)
+    # setSecret's second run found the set already in place: two updates in all, not three.
+    assert sandbox.memorydb.calls.count("UpdateUser") == 2
+    assert sandbox.secretsmanager.calls.count("PutSecretValue") == 1
+
+
+def test_keep_policy_leaves_both_passwords_working(sandbox: Sandbox) -> None:
+    arn, first = _setup(sandbox)
+    sandbox.configure_function(OLD_PASSWORD_POLICY="keep")
+
+    outcome = sandbox.driver(lambda_handler).rotate(arn)
+
+    assert outcome.succeeded, outcome.last_error
+    sandbox.memorydb.settle()
+    new = sandbox.view(arn).password("AWSCURRENT")
+    assert new is not None
+    assert sandbox.authenticates(USER, first)
+    assert sandbox.authenticates(USER, new)
+    assert sandbox.memorydb.password_count(USER) == 2
+
+    second = sandbox.driver(lambda_handler).rotate(arn)
+    assert second.succeeded, second.last_error
+    sandbox.memorydb.settle()
+    assert not sandbox.authenticates(USER, first)
+    assert sandbox.memorydb.password_count(USER) == 2
+
+
+def test_password_that_never_reached_the_data_plane_fails_test_secret(
+    sandbox: Sandbox,
+) -> None:
+    arn, first = _setup(sandbox)
+    sandbox.memorydb.lose_next_propagation(USER)
+
+    outcome = sandbox.driver(lambda_handler).rotate(arn)
+
+    assert not outcome.succeeded
+    assert outcome.failed_step == "testSecret"
+    assert outcome.last_error is not None
+    assert outcome.last_error.error_type == "PendingPasswordRejectedError"
+    view = sandbox.view(arn)
+    assert view.password("AWSCURRENT") == first
+    assert view.version_with("AWSPENDING") == outcome.token
+    assert sandbox.authenticates(USER, first)
+
+
+def test_unreachable_cluster_fails_test_secret(sandbox: Sandbox) -> None:
+    arn, first = _setup(sandbox)
+    driver = sandbox.driver(lambda_handler)
+    token = str(uuid.uuid4())
+    sandbox.secretsmanager.stage_pending(sandbox.sm_backend, arn, token)
+    driver.invoke(arn, "createSecret", token)
+    driver.invoke(arn, "setSecret", token)
+    sandbox.redis.stop()
+
+    with pytest.raises(Exception, match="cannot reach") as raised:
+        driver.invoke(arn, "testSecret", token)
+
+    assert type(raised.value).__name__ == "ClusterUnreachableError"
+    assert sandbox.view(arn).password("AWSCURRENT") == first
+
+
+def test_user_busy_modifying_at_the_start(sandbox: Sandbox) -> None:
+    arn, first = _setup(sandbox)
+    sandbox.memorydb.hold_modifying(USER, 0.3)
+
+    outcome = sandbox.driver(lambda_handler).rotate(arn)
+
+    assert outcome.succeeded, outcome.last_error
+    assert all(a.ok for a in outcome.attempts)
+    sandbox.memorydb.settle()
+    assert sandbox.authenticates(USER, sandbox.view(arn).password("AWSCURRENT") or "")
+    assert not sandbox.authenticates(USER, first)
+
+
+def test_stale_pending_from_a_failed_rotation(sandbox: Sandbox) -> None:
+    arn, first = _setup(sandbox)
+    driver = sandbox.driver(lambda_handler)
+    sandbox.memorydb.lose_next_propagation(USER)
+    failed = driver.rotate(arn)
+    assert not failed.succeeded
+
+    # Secrets Manager refuses a new rotation while the failed one's AWSPENDING stands...
+    with pytest.raises(Exception, match="previous rotation isn't complete"):
+        driver.rotate(arn)
+    # ...and the function refuses a token that is not the pending one.
+    other = str(uuid.uuid4())
+    sandbox.sm_backend.secrets[arn].versions[other] = {
+        "version_id": other,
+        "version_stages": [],
+        "createdate": 0,
+    }
+    with pytest.raises(Exception, match="not AWSPENDING"):
+        driver.invoke(arn, "createSecret", other)
+
+    # The reattempt with the same token completes: setSecret sets the set again.
+    retried = driver.rotate(arn, token=failed.token)
+
+    assert retried.succeeded, retried.last_error
+    view = sandbox.view(arn)
+    assert view.version_with("AWSCURRENT") == failed.token
+    sandbox.memorydb.settle()
+    assert sandbox.authenticates(USER, view.password("AWSCURRENT") or "")
+    assert not sandbox.authenticates(USER, first)
+    assert max(sandbox.memorydb.users[USER].history) <= 2
+
+
+def test_finish_crashed_after_moving_the_label(sandbox: Sandbox) -> None:
+    arn, first = _setup(sandbox)
+    driver = sandbox.driver(lambda_handler)
+    token = str(uuid.uuid4())
+    sandbox.secretsmanager.stage_pending(sandbox.sm_backend, arn, token)
+    for step in STEPS[:3]:
+        driver.invoke(arn, step, token)
+    current = sandbox.view(arn).version_with("AWSCURRENT")
+    # The crash: the label moved, the old password was never dropped.
+    sandbox.sm_client.update_secret_version_stage(
+        SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=token,
+        RemoveFromVersionId=current or "",
+    )
+    assert sandbox.memorydb.password_count(USER) == 2
+
+    driver.invoke(arn, "finishSecret", token)
+
+    assert sandbox.memorydb.password_count(USER) == 1
+    sandbox.memorydb.settle()
+    assert not sandbox.authenticates(USER, first)
+    assert sandbox.authenticates(USER, sandbox.view(arn).password("AWSCURRENT") or "")
+
+
+def test_rotate_immediately_false_runs_only_test_secret(sandbox: Sandbox) -> None:
+    arn, first = _setup(sandbox)
+
+    outcome = sandbox.driver(lambda_handler).rotate(arn, rotate_immediately=False)
+
+    assert outcome.succeeded, outcome.last_error
+    assert [a.step for a in outcome.attempts] == ["testSecret"]
+    assert sandbox.memorydb.calls.count("UpdateUser") == 0
+    assert sandbox.authenticates(USER, first)
+
+
+def test_cross_account_rotation_token_reaches_put_secret_value_only(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arn, _ = _setup(sandbox)
+    rotation_token = "rotation-token-" + uuid.uuid4().hex
+
+    outcome = sandbox.driver(lambda_handler).rotate(arn, rotation_token=rotation_token)
+
+    assert outcome.succeeded, outcome.last_error
+    assert rotation_token not in capsys.readouterr().out
+
+
+def test_tls_rotation_verifies_the_cluster_certificate(tls_sandbox: Sandbox) -> None:
+    arn, first = _setup(tls_sandbox)
+
+    outcome = tls_sandbox.driver(lambda_handler).rotate(arn)
+
+    assert outcome.succeeded, outcome.last_error
+    tls_sandbox.memorydb.settle()
+    new = tls_sandbox.view(arn).password("AWSCURRENT")
+    assert new is not None
+    assert tls_sandbox.authenticates(USER, new)
+    assert not tls_sandbox.authenticates(USER, first)
+
+
+def test_tls_refuses_a_server_whose_certificate_does_not_verify(
+    tls_sandbox: Sandbox, other_ca: object
+) -> None:
+    arn, first = _setup(tls_sandbox)
+    tls_sandbox.configure_function(CA_BUNDLE_PATH=str(other_ca.ca_cert))  # type: ignore[attr-defined]
+
+    outcome = tls_sandbox.driver(lambda_handler).rotate(arn)
+
+    assert not outcome.succeeded
+    assert outcome.failed_step == "createSecret"
+    assert outcome.last_error is not None
+    assert "TLS certificate did not verify" in (outcome.last_error.error or "")
+    assert tls_sandbox.secretsmanager.calls.count("PutSecretValue") == 0
+    assert tls_sandbox.authenticates(USER, first)
+
+
+def test_tls_secret_against_a_plaintext_server_never_falls_back(sandbox: Sandbox) -> None:
+    password = sandbox.create_user(USER)
+    arn = sandbox.create_secret(USER, password, ssl=True)
+
+    outcome = sandbox.driver(lambda_handler, step_attempts=1).rotate(arn)
+
+    assert not outcome.succeeded
+    assert outcome.failed_step == "createSecret"
+    assert "cannot reach" in (outcome.last_error.error or "") if outcome.last_error else False
+    assert sandbox.memorydb.calls.count("UpdateUser") == 0
+
+
+def test_secret_document_keeps_unknown_keys(sandbox: Sandbox) -> None:
+    password = sandbox.create_user(USER)
+    arn = sandbox.create_secret(USER, password, engine="valkey", dbname=None, team={"a": 1})
+
+    assert sandbox.driver(lambda_handler).rotate(arn).succeeded
+    document = sandbox.view(arn).values[sandbox.view(arn).version_with("AWSCURRENT") or ""]
+    assert document["engine"] == "valkey"
+    assert document["team"] == {"a": 1}
+    assert json.dumps(document)

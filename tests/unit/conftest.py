@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from rotation.models import RotationRequest, Step
+from rotation.rotator import Rotator, StepResult
+from rotation.settings import Settings
+from tests.unit.fakes import (
+    SECRET_ARN,
+    TOKEN,
+    FakeClock,
+    FakeSecretStore,
+    FakeUserDirectory,
+    FakeVerifier,
+)
+
+
+@dataclass
+class World:
+    store: FakeSecretStore
+    users: FakeUserDirectory
+    verifier: FakeVerifier
+    clock: FakeClock
+    settings: Settings
+
+    def rotator(self, **settings: object) -> Rotator:
+        merged = self.settings.model_copy(update=settings)
+        return Rotator(
+            self.store,
+            self.users,
+            self.verifier,
+            merged,
+            clock=self.clock,
+            sleep=self.clock.sleep,
+        )
+
+    def run(self, step: Step, *, time_left: float = 600.0, **settings: object) -> StepResult:
+        return self.rotator(**settings).handle(request(step), time_left)
+
+    def rotate(self, **settings: object) -> list[StepResult]:
+        return [self.run(step, **settings) for step in Step]
+
+
+def request(step: Step, token: str = TOKEN, rotation_token: str | None = None) -> RotationRequest:
+    event = {"Step": step.value, "SecretId": SECRET_ARN, "ClientRequestToken": token}
+    if rotation_token is not None:
+        event["RotationToken"] = rotation_token
+    return RotationRequest.from_event(event)
+
+
+@pytest.fixture
+def world() -> World:
+    users = FakeUserDirectory()
+    return World(
+        store=FakeSecretStore.with_current(),
+        users=users,
+        verifier=FakeVerifier(users),
+        clock=FakeClock(),
+        settings=Settings.from_env({}),
+    )
+
+
+WorldFactory = Callable[[], World]
