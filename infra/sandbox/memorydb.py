@@ -52,6 +52,7 @@ class UserState:
     ready_at: float | None = None
     """While set, the user is `modifying` until this clock time."""
     lose_propagation: bool = False
+    lose_next_update: bool = False
     unpushed: bool = False
     """Propagated while the data plane was down: pushed again at the next observation."""
     history: list[int] = field(default_factory=list)
@@ -106,9 +107,9 @@ class FaithfulMemoryDB:
             self._set_status(user_name, "modifying")
 
     def lose_next_propagation(self, user_name: str) -> None:
-        """The next update turns `active` without ever reaching the data plane."""
+        """The next update_user turns `active` without ever reaching the data plane."""
         with self._lock:
-            self.users[user_name].lose_propagation = True
+            self.users[user_name].lose_next_update = True
 
     def settle(self) -> None:
         """Wait until every change has propagated, then apply it."""
@@ -235,6 +236,7 @@ class FaithfulMemoryDB:
                     else {"Type": new_type}
                 )
                 state.history.append(len(new_passwords))
+                state.lose_propagation, state.lose_next_update = state.lose_next_update, False
                 state.ready_at = faithful.clock() + faithful.propagation_delay
                 user.status = "modifying"
                 return user

@@ -121,9 +121,7 @@ def test_refused_with_a_clear_error_and_nothing_written(
     document = sandbox.secret_document(USER, password)
     document.update(case.document)
     document = {k: v for k, v in document.items() if v is not None}
-    arn = sandbox.create_secret(
-        USER, password, document=document, secret_string=case.secret_string
-    )
+    arn = sandbox.create_secret(USER, password, document=document, secret_string=case.secret_string)
     if case.settings:
         sandbox.configure_function(**case.settings)
     token = str(uuid.uuid4())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from rotation.handler import lambda_handler
 USER = "app-user"
 
 
-def _setup(sandbox: Sandbox, **extra: object) -> tuple[str, str]:
+def _setup(sandbox: Sandbox, **extra: Any) -> tuple[str, str]:
     password = sandbox.create_user(USER)
     return sandbox.create_secret(USER, password, **extra), password
 
@@ -178,7 +179,9 @@ def test_finish_crashed_after_moving_the_label(sandbox: Sandbox) -> None:
     current = sandbox.view(arn).version_with("AWSCURRENT")
     # The crash: the label moved, the old password was never dropped.
     sandbox.sm_client.update_secret_version_stage(
-        SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=token,
+        SecretId=arn,
+        VersionStage="AWSCURRENT",
+        MoveToVersionId=token,
         RemoveFromVersionId=current or "",
     )
     assert sandbox.memorydb.password_count(USER) == 2

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ class World:
     clock: FakeClock
     settings: Settings
 
-    def rotator(self, **settings: object) -> Rotator:
+    def rotator(self, **settings: Any) -> Rotator:
         merged = self.settings.model_copy(update=settings)
         return Rotator(
             self.store,
@@ -37,10 +38,10 @@ class World:
             sleep=self.clock.sleep,
         )
 
-    def run(self, step: Step, *, time_left: float = 600.0, **settings: object) -> StepResult:
+    def run(self, step: Step, *, time_left: float = 600.0, **settings: Any) -> StepResult:
         return self.rotator(**settings).handle(request(step), time_left)
 
-    def rotate(self, **settings: object) -> list[StepResult]:
+    def rotate(self, **settings: Any) -> list[StepResult]:
         return [self.run(step, **settings) for step in Step]
 
 

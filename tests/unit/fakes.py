@@ -62,9 +62,9 @@ class FakeSecretStore:
 
     def get_value(self, secret_id: str, *, stage: str, version_id: str | None = None) -> str:
         for version, stages in self.versions.items():
-            if stage in stages and (version_id is None or version == version_id):
-                if version in self.values:
-                    return self.values[version]
+            wanted = stage in stages and (version_id is None or version == version_id)
+            if wanted and version in self.values:
+                return self.values[version]
         raise SecretValueNotFoundError(f"the {stage} version has no value")
 
     def put_pending(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import string
+from typing import Any
 
 import pytest
 
@@ -220,8 +221,12 @@ REFUSALS = [
         errors.UserRefusedError,
     ),
     ("no host", {"host": None}, {}, errors.SecretFormatError),
-    ("wrong current password", {"password": "Not-the-password-0123456789"}, {},
-     errors.CurrentPasswordRejectedError),
+    (
+        "wrong current password",
+        {"password": "Not-the-password-0123456789"},
+        {},
+        errors.CurrentPasswordRejectedError,
+    ),
 ]
 
 
@@ -232,7 +237,10 @@ REFUSALS = [
 )
 @pytest.mark.parametrize("step", [Step.CREATE, Step.SET])
 def test_refusals_happen_before_any_write(
-    world: World, step: Step, document: dict[str, object], settings: dict[str, object],
+    world: World,
+    step: Step,
+    document: dict[str, Any],
+    settings: dict[str, Any],
     error: type[Exception],
 ) -> None:
     world.store.values[CURRENT_VERSION] = json.dumps(secret_document(**document))

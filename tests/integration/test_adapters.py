@@ -1,0 +1,236 @@
+"""Adapters on moto (round trips) and botocore's Stubber (exact request shapes); the verifier
+against a real redis-server over TCP and TLS."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from pydantic import SecretStr
+
+from infra.sandbox import Sandbox
+from infra.sandbox.redis_server import RedisServer, free_port
+from infra.sandbox.tls import TlsFiles
+from rotation import errors
+from rotation.adapters.memorydb import MemoryDBDirectory
+from rotation.adapters.redis_verifier import RedisVerifier
+from rotation.adapters.secrets_manager import SecretsManagerStore
+from rotation.models import Endpoint
+
+PW1 = "Password-one-0123456789"
+PW2 = "Password-two-0123456789"
+PW3 = "Password-three-0123456"
+
+
+@pytest.fixture
+def users(sandbox: Sandbox) -> MemoryDBDirectory:
+    sandbox.create_user("app-user", password=PW1)
+    return MemoryDBDirectory(sandbox.memorydb_client)
+
+
+def test_describe_maps_the_user(users: MemoryDBDirectory, sandbox: Sandbox) -> None:
+    user = users.describe("app-user")
+    assert (user.name, user.status, user.auth_type, user.password_count) == (
+        "app-user",
+        "active",
+        "password",
+        1,
+    )
+    assert user.arn == sandbox.user_arn("app-user")
+
+
+def test_missing_user_is_user_not_found(users: MemoryDBDirectory) -> None:
+    with pytest.raises(errors.UserNotFoundError, match="nobody"):
+        users.describe("nobody")
+
+
+def test_set_passwords_replaces_the_set_and_goes_modifying(
+    users: MemoryDBDirectory, sandbox: Sandbox
+) -> None:
+    users.set_passwords("app-user", [SecretStr(PW1), SecretStr(PW2)])
+    assert users.describe("app-user").status == "modifying"
+
+    with pytest.raises(errors.UserBusyError):
+        users.set_passwords("app-user", [SecretStr(PW2)])
+
+    sandbox.memorydb.settle()
+    assert users.describe("app-user").password_count == 2
+    assert sandbox.authenticates("app-user", PW1)
+    assert sandbox.authenticates("app-user", PW2)
+
+
+def test_never_more_than_two_passwords(users: MemoryDBDirectory) -> None:
+    with pytest.raises(errors.InvalidPasswordError, match="1 to 2"):
+        users.set_passwords("app-user", [SecretStr(PW1), SecretStr(PW2), SecretStr(PW3)])
+    with pytest.raises(errors.InvalidPasswordError):
+        users.set_passwords("app-user", [])
+
+
+def test_the_sandbox_refuses_what_memorydb_refuses(sandbox: Sandbox) -> None:
+    sandbox.create_user("app-user", password=PW1)
+    client = sandbox.memorydb_client
+    for passwords in ([PW1, PW2, PW3], ["short"], ["has,comma-0123456789"], [PW1, PW1]):
+        with pytest.raises(client.exceptions.InvalidParameterValueException):
+            client.update_user(
+                UserName="app-user",
+                AuthenticationMode={"Type": "password", "Passwords": passwords},
+            )
+    with pytest.raises(client.exceptions.InvalidParameterValueException):
+        client.update_user(
+            UserName="default", AuthenticationMode={"Type": "password", "Passwords": [PW1]}
+        )
+    # An access-string update keeps the passwords (moto alone resets the count to 0).
+    client.update_user(UserName="app-user", AccessString="on ~app:* +@read")
+    user = client.describe_users(UserName="app-user")["Users"][0]
+    assert user["Authentication"]["PasswordCount"] == 1
+
+
+def test_update_user_request_shape() -> None:
+    client = boto3.client("memorydb", region_name="us-east-1")
+    with Stubber(client) as stub:
+        stub.add_response(
+            "update_user",
+            {"User": {"Name": "app-user"}},
+            {
+                "UserName": "app-user",
+                "AuthenticationMode": {"Type": "password", "Passwords": [PW1, PW2]},
+            },
+        )
+        MemoryDBDirectory(client).set_passwords("app-user", [SecretStr(PW1), SecretStr(PW2)])
+        stub.assert_no_pending_responses()
+
+
+def test_update_user_errors_do_not_carry_the_request() -> None:
+    client = boto3.client("memorydb", region_name="us-east-1")
+    with Stubber(client) as stub:
+        stub.add_client_error("update_user", "InvalidParameterValueException", PW1)
+        with pytest.raises(errors.AwsCallError) as raised:
+            MemoryDBDirectory(client).set_passwords("app-user", [SecretStr(PW1)])
+    assert PW1 not in str(raised.value)
+    assert raised.value.__cause__ is None
+
+
+def test_put_pending_request_shape_with_rotation_token() -> None:
+    client = boto3.client("secretsmanager", region_name="us-east-1")
+    token = str(uuid.uuid4())
+    rotation_token = "rotation-" + uuid.uuid4().hex
+    with Stubber(client) as stub:
+        stub.add_response(
+            "put_secret_value",
+            {},
+            {
+                "SecretId": "arn",
+                "ClientRequestToken": token,
+                "SecretString": "{}",
+                "VersionStages": ["AWSPENDING"],
+                "RotationToken": rotation_token,
+            },
+        )
+        SecretsManagerStore(client).put_pending("arn", token, "{}", SecretStr(rotation_token))
+        stub.assert_no_pending_responses()
+
+
+def test_promote_request_shape() -> None:
+    client = boto3.client("secretsmanager", region_name="us-east-1")
+    new, old = str(uuid.uuid4()), str(uuid.uuid4())
+    with Stubber(client) as stub:
+        stub.add_response(
+            "update_secret_version_stage",
+            {},
+            {
+                "SecretId": "arn",
+                "VersionStage": "AWSCURRENT",
+                "MoveToVersionId": new,
+                "RemoveFromVersionId": old,
+            },
+        )
+        SecretsManagerStore(client).promote("arn", token=new, from_version=old)
+        stub.assert_no_pending_responses()
+
+
+def test_secret_store_round_trip(sandbox: Sandbox) -> None:
+    store = SecretsManagerStore(sandbox.sm_client)
+    arn = sandbox.create_secret("app-user", PW1)
+    token = str(uuid.uuid4())
+    sandbox.secretsmanager.stage_pending(sandbox.sm_backend, arn, token)
+
+    meta = store.describe(arn)
+    assert meta.rotation_enabled
+    assert meta.versions[token] == ("AWSPENDING",)
+    with pytest.raises(errors.SecretValueNotFoundError):
+        store.get_value(arn, stage="AWSPENDING", version_id=token)
+
+    store.put_pending(arn, token, '{"v": 1}', None)
+    store.put_pending(arn, token, '{"v": 1}', None)  # the same value again is idempotent
+    with pytest.raises(errors.AwsCallError, match="ResourceExistsException"):
+        store.put_pending(arn, token, '{"v": 2}', None)
+    assert store.get_value(arn, stage="AWSPENDING", version_id=token) == '{"v": 1}'
+
+    current = meta.version_with("AWSCURRENT")
+    assert current is not None
+    store.promote(arn, token=token, from_version=current)
+    after = store.describe(arn)
+    assert "AWSCURRENT" in after.versions[token]
+    assert after.versions[current] == ("AWSPREVIOUS",)
+    assert store.get_value(arn, stage="AWSCURRENT") == '{"v": 1}'
+    with pytest.raises(errors.SecretNotFoundError):
+        store.describe("arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf")
+
+
+def test_moving_a_label_without_naming_its_holder_is_refused(sandbox: Sandbox) -> None:
+    arn = sandbox.create_secret("app-user", PW1)
+    token = str(uuid.uuid4())
+    sandbox.secretsmanager.stage_pending(sandbox.sm_backend, arn, token)
+    with pytest.raises(sandbox.sm_client.exceptions.InvalidParameterException):
+        sandbox.sm_client.update_secret_version_stage(
+            SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=token
+        )
+
+
+# -- the verifier on a real redis-server -------------------------------------------------------
+
+
+@pytest.fixture
+def plain_redis() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        server.apply_user("app-user", "on ~* +@all", [PW1])
+        yield server
+
+
+def test_verifier_over_tcp(plain_redis: RedisServer) -> None:
+    verifier = RedisVerifier(timeout_seconds=2)
+    endpoint = Endpoint(plain_redis.host, plain_redis.port, tls=False)
+    assert verifier.authenticates(endpoint, "app-user", SecretStr(PW1))
+    assert not verifier.authenticates(endpoint, "app-user", SecretStr(PW2))
+    assert not verifier.authenticates(endpoint, "nobody", SecretStr(PW1))
+
+
+def test_verifier_over_tls(tls_files: TlsFiles, other_ca: TlsFiles) -> None:
+    with RedisServer(tls=tls_files) as server:
+        server.apply_user("app-user", "on ~* +@all", [PW1])
+        endpoint = Endpoint(server.host, server.port, tls=True)
+        trusted = RedisVerifier(ca_bundle=tls_files.ca_cert, timeout_seconds=2)
+        assert trusted.authenticates(endpoint, "app-user", SecretStr(PW1))
+        assert not trusted.authenticates(endpoint, "app-user", SecretStr(PW2))
+        for verifier in (
+            RedisVerifier(ca_bundle=other_ca.ca_cert, timeout_seconds=2),
+            RedisVerifier(timeout_seconds=2),  # the system store does not know the test CA
+        ):
+            with pytest.raises(errors.ClusterUnreachableError, match="did not verify"):
+                verifier.authenticates(endpoint, "app-user", SecretStr(PW1))
+        # The certificate names localhost and 127.0.0.1, not this name: hostname check.
+        wrong_name = Endpoint("127.0.0.2", server.port, tls=True)
+        with pytest.raises(errors.ClusterUnreachableError):
+            trusted.authenticates(wrong_name, "app-user", SecretStr(PW1))
+
+
+def test_verifier_reports_a_closed_port() -> None:
+    verifier = RedisVerifier(timeout_seconds=1)
+    with pytest.raises(errors.ClusterUnreachableError, match="connection refused") as raised:
+        verifier.authenticates(
+            Endpoint("127.0.0.1", free_port(), tls=False), "app-user", SecretStr(PW1)
+        )
+    assert PW1 not in str(raised.value)
