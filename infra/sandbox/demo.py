@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
+import os
 import sys
 import uuid
 from typing import Any
@@ -18,11 +21,22 @@ def _fingerprint(password: str) -> str:
     return "sha256:" + hashlib.sha256(password.encode()).hexdigest()[:8]
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    show_logs = "--logs" in argv
+    if not show_logs:
+        # Set before the function's modules are imported: Powertools reads it then.
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     with Sandbox(tls=True, propagation_delay=0.3) as sandbox:
         from rotation.handler import lambda_handler
 
-        sandbox.configure_function(OLD_PASSWORD_POLICY="drop")
+        # The function's own defaults for every wait, as deployed.
+        sandbox.configure_function(
+            OLD_PASSWORD_POLICY="drop",
+            WAIT_INITIAL_INTERVAL_SECONDS=None,
+            WAIT_MAX_INTERVAL_SECONDS=None,
+            WAIT_TIMEOUT_SECONDS=None,
+            CONNECT_TIMEOUT_SECONDS=None,
+        )
         first = sandbox.create_user(USER)
         arn = sandbox.create_secret(USER, first)
         print(
@@ -38,14 +52,26 @@ def main() -> int:
         before = sandbox.view(arn)
         old = before.password("AWSCURRENT")
         _report(sandbox, arn, "RotateSecret staged an empty AWSPENDING", old, None)
+        total = 0
         for step in STEPS:
-            driver.invoke(arn, step, token)
+            sandbox.memorydb.calls.clear()
+            sandbox.secretsmanager.calls.clear()
+            with contextlib.redirect_stdout(sys.stdout if show_logs else io.StringIO()):
+                driver.invoke(arn, step, token)  # its metrics (EMF) print to stdout
+            calls = sandbox.secretsmanager.calls + sandbox.memorydb.calls
+            total += len(calls)
             new = sandbox.view(arn).values.get(token, {}).get("password")
             _report(sandbox, arn, f"{step} done", old, new)
+            print(f"   AWS calls: {_count(calls)}")
         sandbox.secretsmanager.finish_rotation(sandbox.sm_backend, arn, token)
         sandbox.memorydb.settle()
         _report(sandbox, arn, "service removed AWSPENDING; propagation settled", old, new)
+        print(f"\nAWS calls in the whole rotation: {total}")
     return 0
+
+
+def _count(calls: list[str]) -> str:
+    return ", ".join(f"{name} {calls.count(name)}" for name in dict.fromkeys(calls)) or "none"
 
 
 def _report(sandbox: Sandbox, arn: str, title: str, old: str | None, new: Any) -> None:
@@ -69,4 +95,4 @@ def _report(sandbox: Sandbox, arn: str, title: str, old: str | None, new: Any) -
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
