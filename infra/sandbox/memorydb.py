@@ -80,6 +80,19 @@ def check_passwords(passwords: list[Any]) -> None:
         raise InvalidParameterValueException("Passwords must be distinct.")
 
 
+def checked_mode(mode: dict[str, Any]) -> tuple[str, list[str]]:
+    """An AuthenticationMode's type and passwords, refused as MemoryDB refuses it."""
+    auth_type = str(mode.get("Type", "password"))
+    passwords = list(mode.get("Passwords") or [])
+    if auth_type == "password":
+        check_passwords(passwords)
+    elif passwords:
+        raise InvalidParameterCombinationException(
+            f"Passwords are not allowed for authentication type {auth_type}."
+        )
+    return auth_type, passwords
+
+
 class FaithfulMemoryDB:
     """Holds the state moto does not, and patches moto's MemoryDBBackend to use it."""
 
@@ -168,15 +181,7 @@ class FaithfulMemoryDB:
         ) -> Any:
             with faithful._lock:
                 faithful.calls.append("CreateUser")
-                mode = authentication_mode or {}
-                auth_type = mode.get("Type", "password")
-                passwords = list(mode.get("Passwords") or [])
-                if auth_type == "password":
-                    check_passwords(passwords)
-                elif passwords:
-                    raise InvalidParameterCombinationException(
-                        f"Passwords are not allowed for authentication type {auth_type}."
-                    )
+                auth_type, passwords = checked_mode(authentication_mode or {})
                 user = originals["create_user"](
                     backend, user_name, authentication_mode, access_string, tags
                 )
@@ -214,17 +219,9 @@ class FaithfulMemoryDB:
                     raise InvalidUserStateFault(
                         f"User {user_name} is not in active state: modifying."
                     )
-                new_passwords = state.passwords
-                new_type = state.auth_type
+                new_type, new_passwords = state.auth_type, state.passwords
                 if authentication_mode is not None:
-                    new_type = authentication_mode.get("Type", "password")
-                    new_passwords = list(authentication_mode.get("Passwords") or [])
-                    if new_type == "password":
-                        check_passwords(new_passwords)
-                    elif new_passwords:
-                        raise InvalidParameterCombinationException(
-                            f"Passwords are not allowed for authentication type {new_type}."
-                        )
+                    new_type, new_passwords = checked_mode(authentication_mode)
                 state.passwords = new_passwords
                 state.auth_type = new_type
                 if access_string is not None:
