@@ -33,11 +33,11 @@ demo: install
 	$(PY) -m infra.sandbox.demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check rotation infra tests
-	$(VENV)/bin/ruff format --check rotation infra tests
+	$(VENV)/bin/ruff check rotation infra tests bench
+	$(VENV)/bin/ruff format --check rotation infra tests bench
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy rotation infra tests
+	$(VENV)/bin/mypy rotation infra tests bench
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q

@@ -1,0 +1,101 @@
+"""Counting the function's AWS calls per step, and the ones one earlier answer could have served.
+
+Hooks botocore's `before-call`/`after-call` events on boto3's default session, which the
+function's adapters use. A request counts as repeated when the same operation with the same
+parameters was already answered in the same invocation and that answer was final; a poll of a
+user that was still `modifying` is not final, so polling is not counted as a repeat. Across
+invocations nothing is compared: a new invocation must read again what may have changed.
+Requests are compared by a digest kept in memory; no parameter (a password travels in UpdateUser
+and PutSecretValue) is ever stored or printed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def request_digest(operation: str, params: dict[str, Any]) -> str:
+    body = params.get("body", b"")
+    if isinstance(body, str):
+        body = body.encode()
+    elif not isinstance(body, bytes):
+        body = repr(body).encode()
+    digest = hashlib.sha256()
+    for part in (operation, str(params.get("url_path", "")), repr(params.get("query_string"))):
+        digest.update(part.encode() + b"\0")
+    digest.update(body)
+    return digest.hexdigest()
+
+
+def answer_is_final(operation: str, parsed: dict[str, Any]) -> bool:
+    """A status poll of a user that is not yet `active` may get a different answer next time."""
+    if operation == "DescribeUsers":
+        users = parsed.get("Users") or []
+        return all(user.get("Status") == "active" for user in users)
+    return True
+
+
+@dataclass
+class StepCalls:
+    step: str
+    calls: Counter[str] = field(default_factory=Counter)
+    repeated: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class CallLog:
+    invocations: list[StepCalls] = field(default_factory=list)
+    _answered: set[str] = field(default_factory=set)
+    _pending: dict[int, str] = field(default_factory=dict)
+
+    def start_invocation(self, step: str) -> None:
+        self.invocations.append(StepCalls(step))
+        self._answered = set()
+        self._pending = {}
+
+    def before_call(self, operation: str, params: dict[str, Any], context: dict[str, Any]) -> None:
+        if not self.invocations:
+            return
+        current = self.invocations[-1]
+        key = request_digest(operation, params)
+        current.calls[operation] += 1
+        if key in self._answered:
+            current.repeated[operation] += 1
+        self._pending[id(context)] = key
+
+    def after_call(self, operation: str, parsed: dict[str, Any], context: dict[str, Any]) -> None:
+        key = self._pending.pop(id(context), None)
+        if key is not None and answer_is_final(operation, parsed):
+            self._answered.add(key)
+
+    def install(self) -> None:
+        """Register on boto3's default session; clients built afterwards report here."""
+        import boto3
+
+        if boto3.DEFAULT_SESSION is None:
+            boto3.setup_default_session()
+        session = boto3.DEFAULT_SESSION
+        if session is None:
+            raise RuntimeError("boto3 has no default session")
+        events = session.events
+
+        def before(model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+            self.before_call(model.name, params, context)
+
+        def after(model: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+            self.after_call(model.name, parsed, context)
+
+        events.register("before-call", before, unique_id="bench-calllog-before")
+        events.register("after-call", after, unique_id="bench-calllog-after")
+
+    def per_step(self) -> dict[str, StepCalls]:
+        """Calls summed per step name over the invocations (in first-seen order)."""
+        merged: dict[str, StepCalls] = {}
+        for invocation in self.invocations:
+            target = merged.setdefault(invocation.step, StepCalls(invocation.step))
+            target.calls.update(invocation.calls)
+            target.repeated.update(invocation.repeated)
+        return merged

@@ -1,0 +1,141 @@
+"""The AWS side of the memory benchmark, in its own process so its memory is not counted.
+
+    python -m bench.server --propagation-delay D
+
+Starts a TLS redis-server (the data plane), applies the sandbox's strict MemoryDB and Secrets
+Manager patches (passwords kept, `modifying` for D seconds after each update, the password set
+pushed to redis-server when the user turns active) and serves moto over HTTP on loopback with
+ThreadedMotoServer. Prints one JSON line with the endpoint, then answers JSON-line commands on a
+loopback control port for what Secrets Manager itself does around a rotation (stage the empty
+AWSPENDING version, remove it after finishSecret) and for the calls it served. Passwords are
+never printed or sent over the control port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socketserver
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+USER = "bench-user"
+
+
+def main(argv: list[str]) -> int:  # noqa: PLR0915 - one start-up sequence, read top to bottom
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--propagation-delay", type=float, default=0.5)
+    args = parser.parse_args(argv)
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        os.environ[name] = value
+
+    import boto3
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    from infra.sandbox.memorydb import FaithfulMemoryDB
+    from infra.sandbox.redis_server import RedisServer, free_port
+    from infra.sandbox.sandbox import ACCOUNT, LAMBDA_ARN, REGION, new_password
+    from infra.sandbox.secretsmanager import StrictSecretsManager
+    from infra.sandbox.tls import make_tls_files
+
+    with tempfile.TemporaryDirectory(prefix="bench-server-") as workdir:
+        tls = make_tls_files(Path(workdir))
+        with RedisServer(tls=tls) as data_plane:
+            memorydb = FaithfulMemoryDB(data_plane, propagation_delay=args.propagation_delay)
+            strict_sm = StrictSecretsManager()
+            with memorydb.patched(), strict_sm.patched():
+                port = free_port()
+                server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+                server.start()
+                endpoint = f"http://127.0.0.1:{port}"
+                try:
+                    mdb = boto3.client("memorydb", region_name=REGION, endpoint_url=endpoint)
+                    sm = boto3.client("secretsmanager", region_name=REGION, endpoint_url=endpoint)
+                    password = new_password()
+                    mdb.create_user(
+                        UserName=USER,
+                        AuthenticationMode={"Type": "password", "Passwords": [password]},
+                        AccessString="on ~* &* +@all",
+                    )
+                    document = {
+                        "username": USER,
+                        "password": password,
+                        "host": data_plane.host,
+                        "port": data_plane.port,
+                        "ssl": True,
+                        "user_arn": f"arn:aws:memorydb:{REGION}:{ACCOUNT}:user/{USER}",
+                    }
+                    arn = sm.create_secret(
+                        Name=f"memorydb/{USER}", SecretString=json.dumps(document)
+                    )["ARN"]
+                    backend = secretsmanager_backends[ACCOUNT][REGION]
+                    strict_sm.enable_rotation(backend, arn, LAMBDA_ARN)
+                    memorydb.calls.clear()
+                    strict_sm.calls.clear()
+
+                    def handle(command: dict[str, Any]) -> dict[str, Any]:
+                        op = command.get("op")
+                        if op == "stage":
+                            strict_sm.stage_pending(backend, arn, command["token"])
+                        elif op == "finish":
+                            strict_sm.finish_rotation(backend, arn, command["token"])
+                        elif op == "settle":
+                            memorydb.settle()
+                        elif op == "calls":
+                            served = {
+                                "memorydb": list(memorydb.calls),
+                                "secretsmanager": list(strict_sm.calls),
+                            }
+                            memorydb.calls.clear()
+                            strict_sm.calls.clear()
+                            return served
+                        elif op != "quit":
+                            return {"error": f"unknown op {op!r}"}
+                        return {"ok": True}
+
+                    done = threading.Event()
+
+                    class Control(socketserver.StreamRequestHandler):
+                        def handle(self) -> None:
+                            for raw in self.rfile:
+                                command = json.loads(raw)
+                                reply = handle(command)
+                                self.wfile.write(json.dumps(reply).encode() + b"\n")
+                                self.wfile.flush()
+                                if command.get("op") == "quit":
+                                    done.set()
+                                    return
+
+                    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Control) as control:
+                        threading.Thread(target=control.serve_forever, daemon=True).start()
+                        print(
+                            json.dumps(
+                                {
+                                    "endpoint": endpoint,
+                                    "control_port": control.server_address[1],
+                                    "secret_arn": arn,
+                                    "ca_bundle": str(tls.ca_cert),
+                                    "pid": os.getpid(),
+                                }
+                            ),
+                            flush=True,
+                        )
+                        done.wait()
+                        control.shutdown()
+                finally:
+                    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,14 @@
+# Benchmarks (included by the Makefile). Not in TEST_EXTRA_TARGETS: benchmarks print figures
+# beside their targets and never run in CI as timed tests (docs/performance.md).
+#
+#   make bench         every figure: cold start, memory, waiting (D = 1, 5, 30 s), calls,
+#                      artifact (runs `make build`), scale (200 rotations); about 4 minutes
+#   make bench-quick   fewer repetitions, to try the scripts; not figures to quote
+
+.PHONY: bench bench-quick
+
+bench: install
+	$(PY) -m bench.run
+
+bench-quick: install
+	$(PY) -m bench.run --quick
