@@ -59,6 +59,16 @@ _lambda-package: $(STAMP)
 	  $(addprefix --platform ,$(LAMBDA_PLATFORMS)) --only-binary=:all: \
 	  -r $(BUILD_DIR)/requirements.txt
 	$(PY) $(DEPLOY_TOOL) package "$(TARGET_DIR)"
+	@# Bytecode only from the Lambda's own Python (a SAM build image has it; so may pyenv here).
+	@py=""; for candidate in python$(LAMBDA_PYTHON) $(wildcard $(HOME)/.pyenv/versions/$(LAMBDA_PYTHON).*/bin/python$(LAMBDA_PYTHON)); do \
+	  if $$candidate -c 'import sys; assert sys.version_info[:2] == tuple(map(int, "$(LAMBDA_PYTHON)".split(".")))' >/dev/null 2>&1; then py=$$candidate; break; fi; \
+	done; \
+	if [ -n "$$py" ]; then \
+	  $$py -m compileall -q -j0 --invalidation-mode unchecked-hash "$(TARGET_DIR)" >/dev/null \
+	    && echo "bytecode: compiled with $$py"; \
+	else \
+	  echo "bytecode: none (no python$(LAMBDA_PYTHON) here; each cold start compiles, see docs/performance.md)"; \
+	fi
 
 build: $(STAMP)
 	rm -rf $(PACKAGE_DIR) $(ARTIFACT)

@@ -59,6 +59,7 @@ class RedisVerifier:
     def authenticates(self, endpoint: Endpoint, username: str, password: SecretStr) -> bool:
         import redis
         from redis.backoff import NoBackoff
+        from redis.exceptions import NoPermissionError
         from redis.retry import Retry
 
         # One attempt: a failed step is retried by Secrets Manager, not hidden here.
@@ -85,6 +86,10 @@ class RedisVerifier:
             return bool(client.ping())
         except redis.AuthenticationError:
             return False
+        except NoPermissionError:
+            # AUTH already succeeded when the client was built; only PING was refused, by a
+            # least-privilege access string (e.g. `+get +set`). The password is proven.
+            return True
         except redis.ResponseError as exc:
             # Servers answer a bad AUTH with WRONGPASS; treat any AUTH refusal as "no".
             if "WRONGPASS" in str(exc) or "NOAUTH" in str(exc):

@@ -208,6 +208,14 @@ def test_verifier_over_tcp(plain_redis: RedisServer) -> None:
     assert not verifier.authenticates(endpoint, "nobody", SecretStr(PW1))
 
 
+def test_verifier_accepts_a_user_that_may_not_ping(plain_redis: RedisServer) -> None:
+    plain_redis.apply_user("reader", "on ~app:* +get", [PW2])
+    verifier = RedisVerifier(timeout_seconds=2)
+    endpoint = Endpoint(plain_redis.host, plain_redis.port, tls=False)
+    assert verifier.authenticates(endpoint, "reader", SecretStr(PW2))
+    assert not verifier.authenticates(endpoint, "reader", SecretStr(PW1))
+
+
 def test_verifier_over_tls(tls_files: TlsFiles, other_ca: TlsFiles) -> None:
     with RedisServer(tls=tls_files) as server:
         server.apply_user("app-user", "on ~* +@all", [PW1])

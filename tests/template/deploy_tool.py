@@ -174,6 +174,9 @@ def artifact_problems(archive: Path, template_text: str) -> list[str]:
         return ["template.yaml has no Handler/Runtime line"]
     module, _, _ = handler.group(1).rpartition(".")
     abi = f"cpython-{runtime.group(1)}{runtime.group(2)}-aarch64-linux-gnu"
+    # Bytecode for the runtime's own Python spares every cold start a compile (/var/task is
+    # read-only, so it is never cached there); bytecode of any other Python is dead weight.
+    bytecode = f".cpython-{runtime.group(1)}{runtime.group(2)}.pyc"
     with zipfile.ZipFile(archive) as zf:
         infos = zf.infolist()
     names = {info.filename for info in infos}
@@ -197,13 +200,18 @@ def artifact_problems(archive: Path, template_text: str) -> list[str]:
     problems.extend(
         f"{name} must not ship"
         for name in sorted(names)
-        if name.startswith(FORBIDDEN_PREFIXES) or "__pycache__/" in name or name.endswith(".pyc")
+        if name.startswith(FORBIDDEN_PREFIXES)
+        or (name.endswith(".pyc") and not (_in_pycache(name) and name.endswith(bytecode)))
     )
     if archive.stat().st_size > LAMBDA_ZIP_LIMIT:
         problems.append("the zip is over Lambda's 50 MB direct upload limit")
     if sum(info.file_size for info in infos) > LAMBDA_UNZIPPED_LIMIT:
         problems.append("the unzipped package is over Lambda's 250 MB limit")
     return problems
+
+
+def _in_pycache(name: str) -> bool:
+    return name.startswith("__pycache__/") or "/__pycache__/" in name
 
 
 def describe_size(size: int) -> str:

@@ -44,7 +44,8 @@ def test_a_complete_artifact_passes(tmp_path: Path) -> None:
         ({"infra/sandbox/demo.py": ""}, None),
         ({"boto3/__init__.py": ""}, None),
         ({"botocore/__init__.py": ""}, None),
-        ({"rotation/__pycache__/handler.cpython-313.pyc": ""}, None),
+        ({"rotation/__pycache__/handler.cpython-311.pyc": ""}, None),
+        ({"rotation/handler.pyc": ""}, None),
         ({}, "rotation/handler.py"),
         (
             {"pydantic_core/_pydantic_core.cpython-313-x86_64-linux-gnu.so": ""},

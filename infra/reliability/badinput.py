@@ -1,0 +1,344 @@
+"""Bad and hostile input: every case must be refused with a clear error, nothing written, and no
+secret material in the error or in anything the function printed or logged.
+
+Each case gets its own user and secret. Steps the case needs done first run through the real
+handler; then the call lists are cleared and the refused invocation alone is judged.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra.reliability.campaign import CaseResult
+from infra.reliability.leaks import LeakScanner
+from infra.sandbox.lambda_context import LocalLambdaContext
+from infra.sandbox.redis_server import free_port
+from infra.sandbox.sandbox import ACCOUNT, LAMBDA_ARN, REGION, Sandbox, new_password
+
+WRITES = ("PutSecretValue", "UpdateSecretVersionStage", "UpdateUser", "CreateUser", "DeleteUser")
+LOG_INJECTION = "FORGED-LOG-LINE"
+
+
+@dataclass
+class Ctx:
+    sandbox: Sandbox
+    user: str
+    password: str
+    arn: str
+    token: str
+    event: dict[str, Any] = field(default_factory=dict)
+    extra_secrets: set[str] = field(default_factory=set)
+
+
+Prepare = Callable[[Ctx], None]
+
+
+@dataclass(frozen=True)
+class BadCase:
+    name: str
+    match: str
+    """A regular expression the error message must match: it names the problem."""
+    document: Callable[[Ctx], dict[str, Any]] | None = None
+    secret_string: str | None = None
+    event: dict[str, Any] = field(default_factory=dict)
+    step: str = "createSecret"
+    settings: dict[str, str] = field(default_factory=dict)
+    before: tuple[str, ...] = ()
+    """Steps that run (and must succeed) before the hostile change."""
+    prepare: Prepare | None = None
+    user_kwargs: dict[str, Any] = field(default_factory=dict)
+    absent_from_output: tuple[str, ...] = ()
+
+
+# -- prepare helpers ------------------------------------------------------------------------------
+
+
+def _disable(ctx: Ctx) -> None:
+    ctx.sandbox.secretsmanager.disable_rotation(ctx.sandbox.sm_backend, ctx.arn)
+
+
+def _unstage(ctx: Ctx) -> None:
+    del ctx.sandbox.sm_backend.secrets[ctx.arn].versions[ctx.token]
+
+
+def _not_pending(ctx: Ctx) -> None:
+    ctx.sandbox.sm_backend.secrets[ctx.arn].versions[ctx.token]["version_stages"] = ["AWSPREVIOUS"]
+
+
+def _delete_user(ctx: Ctx) -> None:
+    ctx.sandbox.memorydb_client.delete_user(UserName=ctx.user)
+
+
+def _no_such_secret(ctx: Ctx) -> None:
+    ctx.event["SecretId"] = (
+        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:no-such-secret-AbCdEf"
+    )
+
+
+def _pending_for_other_user(ctx: Ctx) -> None:
+    other = f"{ctx.user}-other"
+    password = ctx.sandbox.create_user(other)
+    ctx.sandbox.sm_client.put_secret_value(
+        SecretId=ctx.arn,
+        ClientRequestToken=ctx.token,
+        SecretString=json.dumps(ctx.sandbox.secret_document(other, password)),
+        VersionStages=["AWSPENDING"],
+    )
+
+
+def _pending_with_refused_password(ctx: Ctx) -> None:
+    bad = "Has,a-comma-and/slash-" + new_password(16)
+    ctx.extra_secrets.add(bad)
+    ctx.sandbox.sm_client.put_secret_value(
+        SecretId=ctx.arn,
+        ClientRequestToken=ctx.token,
+        SecretString=json.dumps(
+            ctx.sandbox.secret_document(ctx.user, ctx.password) | {"password": bad}
+        ),
+        VersionStages=["AWSPENDING"],
+    )
+
+
+def _token_of_another_secret(ctx: Ctx) -> None:
+    other_user = f"{ctx.user}-b"
+    password = ctx.sandbox.create_user(other_user)
+    other = ctx.sandbox.create_secret(other_user, password)
+    ctx.event["SecretId"] = other  # the token is staged on ctx.arn only
+
+
+def _edit_current_password(ctx: Ctx) -> None:
+    edited = new_password()
+    ctx.extra_secrets.add(edited)
+    ctx.sandbox.sm_client.put_secret_value(
+        SecretId=ctx.arn,
+        SecretString=json.dumps(ctx.sandbox.secret_document(ctx.user, edited)),
+        VersionStages=["AWSCURRENT"],
+    )
+
+
+def _edit_current_user(ctx: Ctx) -> None:
+    other = f"{ctx.user}-c"
+    password = ctx.sandbox.create_user(other)
+    ctx.extra_secrets.add(password)
+    ctx.sandbox.sm_client.put_secret_value(
+        SecretId=ctx.arn,
+        SecretString=json.dumps(ctx.sandbox.secret_document(other, password)),
+        VersionStages=["AWSCURRENT"],
+    )
+
+
+def _binary_secret(ctx: Ctx) -> None:
+    backend = ctx.sandbox.sm_backend
+    version = str(backend.secrets[ctx.arn].default_version_id)
+    record = backend.secrets[ctx.arn].versions[version]
+    record.pop("secret_string", None)
+    record["secret_binary"] = "AP8A/wD/"  # base64 of binary bytes, as moto stores it
+
+
+def _huge_secret(ctx: Ctx) -> None:
+    backend = ctx.sandbox.sm_backend
+    version = str(backend.secrets[ctx.arn].default_version_id)
+    document = ctx.sandbox.secret_document(ctx.user, ctx.password) | {"blob": "A" * 70_000}
+    backend.secrets[ctx.arn].versions[version]["secret_string"] = json.dumps(document)
+
+
+def _closed_port(ctx: Ctx) -> dict[str, Any]:
+    return {"port": free_port()}
+
+
+def _arn(account: str, user: str) -> str:
+    return f"arn:aws:memorydb:{REGION}:{account}:user/{user}"
+
+
+CASES: tuple[BadCase, ...] = (
+    # -- the event ----------------------------------------------------------------------------
+    BadCase("unknown step", r"bad or missing: Step", event={"Step": "rotateSecret"}),
+    BadCase(
+        "missing token", r"bad or missing: ClientRequestToken", event={"ClientRequestToken": None}
+    ),
+    BadCase(
+        "token too short", r"bad or missing: ClientRequestToken", event={"ClientRequestToken": "x"}
+    ),
+    BadCase(
+        "RotationToken not a string", r"bad or missing: RotationToken", event={"RotationToken": 7}
+    ),
+    BadCase("no such secret", r"there is no secret", prepare=_no_such_secret),
+    BadCase("token not staged", r"is not a version of secret", prepare=_unstage),
+    BadCase("token not pending", r"is not AWSPENDING", prepare=_not_pending),
+    BadCase(
+        "token reused across two secrets",
+        r"is not a version of secret",
+        prepare=_token_of_another_secret,
+    ),
+    BadCase("rotation disabled", r"rotation is not enabled", prepare=_disable),
+    # -- the secret value ---------------------------------------------------------------------
+    BadCase("secret not JSON", r"not JSON", secret_string="username=app;password=hunter2hunter2"),
+    BadCase("secret is a JSON list", r"not a JSON object", secret_string='["user", "pw"]'),
+    BadCase("huge secret (70 kB)", r"larger than Secrets Manager allows", prepare=_huge_secret),
+    BadCase("binary secret", r"holds binary data", prepare=_binary_secret),
+    BadCase("missing username", r"'username' is missing", document=lambda c: {"username": None}),
+    BadCase("missing password", r"'password' is missing", document=lambda c: {"password": None}),
+    BadCase(
+        "unicode username",
+        r"'username' is invalid",
+        document=lambda c: {"username": "üser-名前", "user_arn": None},
+    ),
+    BadCase(
+        "control characters in username",
+        r"'username' is invalid",
+        document=lambda c: {"username": f"app\r\n{LOG_INJECTION}\x00", "user_arn": None},
+        absent_from_output=(LOG_INJECTION,),
+    ),
+    BadCase("port not a number", r"'port' is invalid", document=lambda c: {"port": "6379; rm -rf"}),
+    BadCase("ssl not a boolean", r"'ssl' is invalid", document=lambda c: {"ssl": "yes"}),
+    BadCase("no host", r"'host' is missing", document=lambda c: {"host": None}),
+    BadCase(
+        "host is a closed port",
+        r"cannot reach 127\.0\.0\.1:\d+ over TCP \(connection refused\)",
+        document=_closed_port,
+    ),
+    BadCase(
+        "user_arn names another user",
+        r"names a different user",
+        document=lambda c: {"user_arn": _arn(ACCOUNT, "someone-else")},
+    ),
+    BadCase(
+        "user_arn from another account",
+        r"is not the ARN of user",
+        document=lambda c: {"user_arn": _arn("210987654321", c.user)},
+    ),
+    BadCase(
+        "current password does not authenticate",
+        r"AWSCURRENT password does not authenticate",
+        document=lambda c: {"password": new_password()},
+    ),
+    # -- the user -----------------------------------------------------------------------------
+    BadCase(
+        "default user",
+        r"'default' user",
+        document=lambda c: {"username": "default", "user_arn": None},
+    ),
+    BadCase("iam user", r"authenticates with 'iam'", user_kwargs={"auth_type": "iam"}),
+    BadCase(
+        "no-password user",
+        r"authenticates with 'no-password'",
+        user_kwargs={"auth_type": "no-password"},
+    ),
+    BadCase("user does not exist", r"no MemoryDB user", prepare=_delete_user),
+    BadCase(
+        "user outside the allow-list",
+        r"not in ROTATION_ALLOWED_USERS",
+        settings={"ROTATION_ALLOWED_USERS": "payments,reporting"},
+    ),
+    BadCase("bad settings", r"PASSWORD_LENGTH", settings={"PASSWORD_LENGTH": "8"}),
+    # -- hostile changes between steps --------------------------------------------------------
+    BadCase(
+        "AWSPENDING names another user",
+        r"different user or endpoint",
+        step="setSecret",
+        prepare=_pending_for_other_user,
+    ),
+    BadCase(
+        "AWSPENDING holds a password MemoryDB refuses",
+        r"password has a character MemoryDB refuses",
+        step="setSecret",
+        prepare=_pending_with_refused_password,
+    ),
+    BadCase(
+        "AWSCURRENT password edited by hand between steps",
+        r"AWSCURRENT password does not authenticate",
+        step="setSecret",
+        before=("createSecret",),
+        prepare=_edit_current_password,
+    ),
+    BadCase(
+        "AWSCURRENT user edited by hand between steps",
+        r"different user or endpoint",
+        step="setSecret",
+        before=("createSecret",),
+        prepare=_edit_current_user,
+    ),
+    BadCase(
+        "user deleted mid-rotation",
+        r"no MemoryDB user|is being deleted",
+        step="testSecret",
+        before=("createSecret", "setSecret"),
+        prepare=_delete_user,
+    ),
+)
+
+
+def run_case(sandbox: Sandbox, case: BadCase, index: int) -> CaseResult:
+    from rotation.handler import lambda_handler
+
+    user = f"bad-{index:02d}"
+    password = sandbox.create_user(user, **case.user_kwargs)
+    ctx = Ctx(sandbox, user, password, "", str(uuid.uuid4()))
+    document = sandbox.secret_document(user, password)
+    if case.document is not None:
+        document.update(case.document(ctx))
+    document = {k: v for k, v in document.items() if v is not None}
+    ctx.arn = sandbox.create_secret(
+        user, password, name=f"bad/{index:02d}", document=document, secret_string=case.secret_string
+    )
+    rotation_token = f"{uuid.uuid4()}-{uuid.uuid4().hex[:8]}"
+    if case.settings:
+        sandbox.configure_function(**case.settings)
+    sandbox.secretsmanager.stage_pending(sandbox.sm_backend, ctx.arn, ctx.token)
+    ctx.event = {
+        "Step": case.step,
+        "SecretId": ctx.arn,
+        "ClientRequestToken": ctx.token,
+        "RotationToken": rotation_token,
+    }
+    scanner = LeakScanner()
+    problems: list[str] = []
+    try:
+        with scanner.capturing():
+            for step in case.before:
+                lambda_handler(ctx.event | {"Step": step}, LocalLambdaContext())
+                sandbox.memorydb.settle()
+            if case.prepare is not None:
+                case.prepare(ctx)
+            event = {k: v for k, v in (ctx.event | case.event).items() if v is not None}
+            sandbox.memorydb.calls.clear()
+            sandbox.secretsmanager.calls.clear()
+            error: Exception | None = None
+            try:
+                lambda_handler(event, LocalLambdaContext())
+            except Exception as exc:  # noqa: BLE001 - judged below
+                error = exc
+                scanner.exception(exc)
+        writes = [c for c in sandbox.memorydb.calls + sandbox.secretsmanager.calls if c in WRITES]
+        if error is None:
+            problems.append("the function accepted it")
+        elif not re.search(case.match, str(error)):
+            problems.append(f"the error does not name the problem: {type(error).__name__}")
+        if writes:
+            problems.append(f"it wrote: {', '.join(writes)}")
+        secrets = set(sandbox.passwords_seen) | ctx.extra_secrets | {rotation_token, password}
+        leaks = scanner.scan(secrets)
+        problems += leaks
+        output = "\n".join(scanner.texts["stdout/stderr"] + scanner.texts["exceptions"])
+        problems += [
+            f"'{text}' reached the output" for text in case.absent_from_output if text in output
+        ]
+        detail = "; ".join(problems) or f"{type(error).__name__}: {error}"
+    finally:
+        if case.settings:
+            sandbox.configure_function(**dict.fromkeys(case.settings))
+    return CaseResult(
+        "bad-input", case.name, not problems, detail, leaks=len(leaks), writes=len(writes)
+    )
+
+
+def run_bad_inputs(sandbox: Sandbox) -> list[CaseResult]:
+    return [run_case(sandbox, case, i) for i, case in enumerate(CASES)]
+
+
+__all__ = ["CASES", "LAMBDA_ARN", "BadCase", "run_bad_inputs", "run_case"]

@@ -1,0 +1,22 @@
+"""Bad and hostile input, table-driven: a clear error naming the problem, nothing written, and no
+secret material in the error or anything the function printed or logged."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.reliability.badinput import CASES, BadCase, run_case
+from infra.sandbox import Sandbox
+
+
+def test_the_table_is_big_enough() -> None:
+    assert len(CASES) >= 20
+    assert len({c.name for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_refused_cleanly(module_sandbox: Sandbox, case: BadCase) -> None:
+    result = run_case(module_sandbox, case, CASES.index(case))
+    assert result.writes == 0, result.detail
+    assert result.leaks == 0, result.detail
+    assert result.ok, result.detail

@@ -1,0 +1,17 @@
+"""Drift and recovery: what the service does when it finds a state someone else left."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from infra.reliability.drift import SCENARIOS
+from infra.reliability.harness import Harness
+
+
+@pytest.mark.parametrize(("name", "scenario"), SCENARIOS, ids=[name for name, _ in SCENARIOS])
+def test_recovers_as_documented(
+    harness: Harness, name: str, scenario: Callable[[Harness], str]
+) -> None:
+    assert scenario(harness)

@@ -1,0 +1,21 @@
+"""Invariant 5 at DEBUG, with tracing, and when botocore's validator repeats a password."""
+
+from __future__ import annotations
+
+import logging
+
+from infra.reliability.leakcases import run_leak_cases
+from infra.sandbox import Sandbox
+
+
+def test_no_leak_at_debug_with_tracing_or_from_botocore_validation(sandbox: Sandbox) -> None:
+    results = list(run_leak_cases(sandbox))
+    assert len(results) == 4
+    assert [f"{r.name}: {r.detail}" for r in results if not r.ok] == []
+
+
+def test_the_function_pins_botocore_logging_at_info() -> None:
+    import rotation.observability  # noqa: F401 - importing it sets the levels
+
+    for name in ("botocore", "boto3", "urllib3"):
+        assert logging.getLogger(name).level == logging.INFO
