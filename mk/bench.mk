@@ -1,5 +1,5 @@
 # Benchmarks (included by the Makefile). Not in TEST_EXTRA_TARGETS: benchmarks print figures
-# beside their targets and never run in CI as timed tests (docs/performance.md).
+# beside their targets and never run in CI as timed tests (README.md, "Performance").
 #
 #   make bench         every figure: cold start, memory, waiting (D = 1, 5, 30 s), calls,
 #                      artifact (runs `make build`), scale (200 rotations); about 4 minutes

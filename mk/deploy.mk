@@ -67,7 +67,7 @@ _lambda-package: $(STAMP)
 	  $$py -m compileall -q -j0 --invalidation-mode unchecked-hash "$(TARGET_DIR)" >/dev/null \
 	    && echo "bytecode: compiled with $$py"; \
 	else \
-	  echo "bytecode: none (no python$(LAMBDA_PYTHON) here; each cold start compiles, see docs/performance.md)"; \
+	  echo "bytecode: none (no python$(LAMBDA_PYTHON) here; each cold start compiles, see README.md, Performance)"; \
 	fi
 
 build: $(STAMP)
@@ -75,7 +75,7 @@ build: $(STAMP)
 	$(MAKE) --no-print-directory _lambda-package TARGET_DIR=$(PACKAGE_DIR)
 	$(PY) $(DEPLOY_TOOL) zip $(PACKAGE_DIR) $(ARTIFACT)
 	$(PY) $(DEPLOY_TOOL) render-build-templates $(BUILD_DIR)
-	@echo "deploy with: sam deploy -t $(BUILD_DIR)/template.yaml --guided (see docs/deploy.md)"
+	@echo "deploy with: sam deploy -t $(BUILD_DIR)/template.yaml --guided (see README.md, Deploy)"
 
 check-artifact: build
 	$(PY) $(DEPLOY_TOOL) check-artifact $(ARTIFACT)

@@ -29,7 +29,7 @@ DATA_FAULTS: tuple[DataFault, ...] = ("refuse", "reset_mid_auth")
 
 class LogicalClock:
     """MemoryDB's propagation measured in observations, not seconds, so every run makes the same
-    calls: each reading advances the clock by `tick` (see docs/decisions-reliability.md)."""
+    calls: each reading advances the clock by `tick` (see docs/decisions.md)."""
 
     def __init__(self, tick: float = 0.01) -> None:
         self._now = 0.0

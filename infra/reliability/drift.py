@@ -1,7 +1,7 @@
 """Drift and recovery: states the service finds when something else got there first.
 
 Each scenario returns what the service did, checked against the real redis-server; the operator's
-side of each is written up in docs/when-a-rotation-fails.md.
+side of each is written up in README.md, "When a rotation fails".
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ A `kill` raises LambdaKilled, a BaseException that nothing in the function catch
 stops there, as when Lambda kills a container.
 
 botocore's backoff sleeps (up to 20 s) are recorded and shortened (see
-docs/decisions-reliability.md): the decision to retry is botocore's own, only the wall time shrinks.
+docs/decisions.md): the decision to retry is botocore's own, only the wall time shrinks.
 """
 
 from __future__ import annotations
