@@ -8,18 +8,24 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from rotation.composition import service
 from rotation.errors import RotationError
-from rotation.models import RotationRequest
+from rotation.models import RotationRequest, Step
 from rotation.observability import logger, metrics
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
+    from rotation.rotator import StepResult
+
+
+_STEPS = frozenset(step.value for step in Step)
+
 
 @metrics.log_metrics
 @logger.inject_lambda_context(log_event=False, clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
-    step = str(event.get("Step", "unknown")) if isinstance(event, dict) else "unknown"
-    metrics.add_dimension(name="Step", value=step[:32])
+    step = event.get("Step") if isinstance(event, dict) else None
+    # Only a known step name becomes a dimension: the event is input, not ours to publish.
+    metrics.add_dimension(name="Step", value=step if step in _STEPS else "invalid")
     try:
         request = RotationRequest.from_event(event)
         logger.append_keys(
@@ -32,8 +38,16 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure must be recorded, then re-raised
         _failed(exc)
-        # An unexpected error's text is not ours to vouch for: report only its type.
-        raise RotationError(f"unexpected {type(exc).__name__}; see the function's log") from None
+        unexpected = type(exc).__name__
+    else:
+        _succeeded(result)
+        return
+    # An unexpected error's text is not ours to vouch for: only its type is reported, and the
+    # new error is raised outside the `except` so it keeps no reference to the original.
+    raise RotationError(f"unexpected {unexpected}; see the function's log")
+
+
+def _succeeded(result: StepResult) -> None:
     metrics.add_metric(name="StepSucceeded", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="WaitSeconds", unit=MetricUnit.Seconds, value=result.waited_seconds)
     logger.info(

@@ -169,7 +169,8 @@ def _hold_before(
 
 def run_campaign(
     sandbox: Sandbox, *, full: bool = False, progress: Callable[[CaseResult], None] | None = None
-) -> list[CaseResult]:
+) -> tuple[CleanRecord, list[CaseResult]]:
+    """The clean rotation's record (the plan's source) and every case's result."""
     results: list[CaseResult] = []
 
     def keep(result: CaseResult) -> None:
@@ -194,4 +195,4 @@ def run_campaign(
     finally:
         sandbox.memorydb.settle()
         sandbox.memorydb.clock = saved_clock
-    return results
+    return clean, results

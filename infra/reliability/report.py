@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 
         fault_started = time.monotonic()
         with Sandbox(propagation_delay=0.05) as sandbox:
-            faults = run_campaign(sandbox, full=args.full)
+            _clean, faults = run_campaign(sandbox, full=args.full)
         for result in faults:
             report.case(result)
         for family, what in (

@@ -61,7 +61,8 @@ class MemoryDBDirectory:
             passwords.validate(password)
         from botocore.exceptions import BotoCoreError, ClientError
 
-        # Errors of this call are not chained: the request carried the passwords.
+        # The request carried the passwords: the error is raised outside the `except`, so it holds
+        # no reference to the original (neither __cause__ nor __context__).
         try:
             self.client.update_user(
                 UserName=user_name,
@@ -72,10 +73,12 @@ class MemoryDBDirectory:
             )
         except ClientError as exc:
             code = error_code(exc)
-            if code == "InvalidUserStateFault":
-                raise UserBusyError(f"user '{user_name}' is still applying a change") from None
-            if code == "UserNotFoundFault":
-                raise UserNotFoundError(f"there is no MemoryDB user '{user_name}'") from None
-            raise AwsCallError(f"UpdateUser failed: {code}") from None
         except BotoCoreError as exc:
-            raise AwsCallError(f"UpdateUser failed: {type(exc).__name__}") from None
+            code = type(exc).__name__
+        else:
+            return
+        if code == "InvalidUserStateFault":
+            raise UserBusyError(f"user '{user_name}' is still applying a change")
+        if code == "UserNotFoundFault":
+            raise UserNotFoundError(f"there is no MemoryDB user '{user_name}'")
+        raise AwsCallError(f"UpdateUser failed: {code}")

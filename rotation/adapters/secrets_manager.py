@@ -90,14 +90,18 @@ class SecretsManagerStore:
         }
         if rotation_token is not None:
             request["RotationToken"] = rotation_token.get_secret_value()
-        # Errors of a call that carried the secret are not chained: botocore's parameter
-        # validation repeats the value it refused.
+        # The request carried the secret, and botocore's parameter validation repeats the value
+        # it refused: the error is raised outside the `except`, so it holds no reference to the
+        # original (neither __cause__ nor __context__).
         try:
             self.client.put_secret_value(**request)
         except ClientError as exc:
-            raise AwsCallError(f"PutSecretValue failed: {error_code(exc)}") from None
+            failure = error_code(exc)
         except BotoCoreError as exc:
-            raise AwsCallError(f"PutSecretValue failed: {type(exc).__name__}") from None
+            failure = type(exc).__name__
+        else:
+            return
+        raise AwsCallError(f"PutSecretValue failed: {failure}")
 
     def promote(self, secret_id: str, *, token: str, from_version: str) -> None:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -111,6 +111,7 @@ def test_update_user_errors_do_not_carry_the_request() -> None:
             MemoryDBDirectory(client).set_passwords("app-user", [SecretStr(PW1)])
     assert PW1 not in str(raised.value)
     assert raised.value.__cause__ is None
+    assert raised.value.__context__ is None
 
 
 def test_put_pending_request_shape_with_rotation_token() -> None:

@@ -66,7 +66,7 @@ def test_unexpected_errors_are_reported_by_type_only(
         handler.lambda_handler(event, LocalLambdaContext())
 
     assert raised.value.__cause__ is None
-    assert raised.value.__suppress_context__
+    assert raised.value.__context__ is None
     assert "Secret-looking-value" not in caplog.text
     assert "Secret-looking-value" not in str(raised.value)
 
