@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rotation.settings import ENV_VARS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # The function's environment as template.yaml sets it by default (TracingEnabled=false,
@@ -22,17 +24,7 @@ TEMPLATE_DEFAULT_ENV: dict[str, str] = {
 }
 
 # Settings a benchmark must not inherit from the caller's shell: the function's defaults apply.
-FUNCTION_SETTINGS = (
-    "ROTATION_ALLOWED_USERS",
-    "OLD_PASSWORD_POLICY",
-    "PASSWORD_LENGTH",
-    "WAIT_TIMEOUT_SECONDS",
-    "WAIT_INITIAL_INTERVAL_SECONDS",
-    "WAIT_MAX_INTERVAL_SECONDS",
-    "CONNECT_TIMEOUT_SECONDS",
-    "CA_BUNDLE_PATH",
-    "TRACING_ENABLED",
-)
+FUNCTION_SETTINGS = ENV_VARS
 
 
 def function_env(base: Mapping[str, str] | None = None, **extra: str) -> dict[str, str]:

@@ -44,7 +44,7 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - one start-up sequence, read
 
     from infra.sandbox.memorydb import FaithfulMemoryDB
     from infra.sandbox.redis_server import RedisServer, free_port
-    from infra.sandbox.sandbox import ACCOUNT, LAMBDA_ARN, REGION, new_password
+    from infra.sandbox.sandbox import ACCOUNT, LAMBDA_ARN, REGION, seed_rotatable_secret
     from infra.sandbox.secretsmanager import StrictSecretsManager
     from infra.sandbox.tls import make_tls_files
 
@@ -61,23 +61,15 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - one start-up sequence, read
                 try:
                     mdb = boto3.client("memorydb", region_name=REGION, endpoint_url=endpoint)
                     sm = boto3.client("secretsmanager", region_name=REGION, endpoint_url=endpoint)
-                    password = new_password()
-                    mdb.create_user(
-                        UserName=USER,
-                        AuthenticationMode={"Type": "password", "Passwords": [password]},
-                        AccessString="on ~* &* +@all",
+                    arn, _password = seed_rotatable_secret(
+                        mdb,
+                        sm,
+                        USER,
+                        name=f"memorydb/{USER}",
+                        host=data_plane.host,
+                        port=data_plane.port,
+                        ssl=True,
                     )
-                    document = {
-                        "username": USER,
-                        "password": password,
-                        "host": data_plane.host,
-                        "port": data_plane.port,
-                        "ssl": True,
-                        "user_arn": f"arn:aws:memorydb:{REGION}:{ACCOUNT}:user/{USER}",
-                    }
-                    arn = sm.create_secret(
-                        Name=f"memorydb/{USER}", SecretString=json.dumps(document)
-                    )["ARN"]
                     backend = secretsmanager_backends[ACCOUNT][REGION]
                     strict_sm.enable_rotation(backend, arn, LAMBDA_ARN)
                     memorydb.calls.clear()

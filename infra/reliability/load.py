@@ -45,7 +45,14 @@ from infra.reliability.invariants import InvariantChecker, Oracle
 from infra.sandbox.driver import RotationDriver, RotationOutcome
 from infra.sandbox.memorydb import FaithfulMemoryDB
 from infra.sandbox.redis_server import RedisServer, free_port
-from infra.sandbox.sandbox import ACCOUNT, FAST_WAITS, LAMBDA_ARN, REGION, SecretView, new_password
+from infra.sandbox.sandbox import (
+    ACCOUNT,
+    FAST_WAITS,
+    LAMBDA_ARN,
+    REGION,
+    SecretView,
+    seed_rotatable_secret,
+)
 from infra.sandbox.secretsmanager import StrictSecretsManager
 
 ROTATION_ATTEMPTS = 3
@@ -227,21 +234,15 @@ def run_load(
         estate: list[tuple[str, str]] = []
         for i in range(secrets):
             user = f"load-{i:04d}"
-            password = new_password()
-            mdb.create_user(
-                UserName=user,
-                AuthenticationMode={"Type": "password", "Passwords": [password]},
-                AccessString="on ~* &* +@all",
+            arn, _password = seed_rotatable_secret(
+                mdb,
+                sm,
+                user,
+                name=f"load/{user}",
+                host=redis_server.host,
+                port=redis_server.port,
+                ssl=False,
             )
-            document = {
-                "username": user,
-                "password": password,
-                "host": redis_server.host,
-                "port": redis_server.port,
-                "ssl": False,
-                "user_arn": f"arn:aws:memorydb:{REGION}:{ACCOUNT}:user/{user}",
-            }
-            arn = sm.create_secret(Name=f"load/{user}", SecretString=json.dumps(document))["ARN"]
             strict.enable_rotation(backend, arn, LAMBDA_ARN)
             estate.append((arn, user))
         if progress:

@@ -45,6 +45,51 @@ def new_password(length: int = 32) -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(length))
 
 
+def user_arn(name: str) -> str:
+    return f"arn:aws:memorydb:{REGION}:{ACCOUNT}:user/{name}"
+
+
+def secret_document(
+    user: str, password: str, *, host: str, port: int, ssl: bool, **extra: Any
+) -> dict[str, Any]:
+    """The documented SecretString (keys whose value is None are left out)."""
+    document: dict[str, Any] = {
+        "username": user,
+        "password": password,
+        "host": host,
+        "port": port,
+        "ssl": ssl,
+        "user_arn": user_arn(user),
+    }
+    document.update(extra)
+    return {k: v for k, v in document.items() if v is not None}
+
+
+def seed_rotatable_secret(
+    memorydb_client: MemoryDBClient,
+    sm_client: SecretsManagerClient,
+    user: str,
+    *,
+    name: str,
+    host: str,
+    port: int,
+    ssl: bool,
+    access_string: str = "on ~* &* +@all",
+) -> tuple[str, str]:
+    """A password user and a secret in the documented format, through the given clients (which
+    may point at a moto server); returns the secret's ARN and the user's password. Rotation is
+    enabled separately (StrictSecretsManager.enable_rotation)."""
+    password = new_password()
+    memorydb_client.create_user(
+        UserName=user,
+        AuthenticationMode={"Type": "password", "Passwords": [password]},
+        AccessString=access_string,
+    )
+    document = secret_document(user, password, host=host, port=port, ssl=ssl)
+    arn = sm_client.create_secret(Name=name, SecretString=json.dumps(document))["ARN"]
+    return arn, password
+
+
 @dataclass(frozen=True)
 class SecretView:
     """A secret's labels and values as Secrets Manager holds them (for the demo and checks)."""
@@ -184,19 +229,13 @@ class Sandbox:
         return password
 
     def user_arn(self, name: str) -> str:
-        return f"arn:aws:memorydb:{REGION}:{ACCOUNT}:user/{name}"
+        return user_arn(name)
 
     def secret_document(self, user: str, password: str, **extra: Any) -> dict[str, Any]:
-        document: dict[str, Any] = {
-            "username": user,
-            "password": password,
-            "host": self.redis.host,
-            "port": self.redis.port,
-            "ssl": self.tls_enabled,
-            "user_arn": self.user_arn(user),
-        }
-        document.update(extra)
-        return {k: v for k, v in document.items() if v is not None}
+        extra.setdefault("host", self.redis.host)
+        extra.setdefault("port", self.redis.port)
+        extra.setdefault("ssl", self.tls_enabled)
+        return secret_document(user, password, **extra)
 
     def create_secret(
         self,
