@@ -30,14 +30,14 @@ redis-server:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 
 demo: install
-	$(PY) -m infra.sandbox.demo
+	$(PY) -m sandbox.demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check rotation infra tests bench
-	$(VENV)/bin/ruff format --check rotation infra tests bench
+	$(VENV)/bin/ruff check rotation sandbox tools tests bench
+	$(VENV)/bin/ruff format --check rotation sandbox tools tests bench
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy rotation infra tests bench
+	$(VENV)/bin/mypy rotation sandbox tools tests bench
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q

@@ -16,7 +16,7 @@ from bench.common import ROOT
 # Label, then path fragments that identify it, checked in order.
 OWNERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("handler code (rotation/)", (str(ROOT / "rotation") + "/",)),
-    ("sandbox patches (infra/)", (str(ROOT / "infra") + "/",)),
+    ("sandbox patches (sandbox/)", (str(ROOT / "sandbox") + "/",)),
     ("bench driver", (str(ROOT / "bench") + "/",)),
     ("boto3/botocore", ("/boto3/", "/botocore/", "/s3transfer/", "/urllib3/", "/jmespath/")),
     ("moto", ("/moto/", "/responses/", "/werkzeug/", "/xmltodict", "/jinja2/", "/requests/")),

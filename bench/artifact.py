@@ -15,7 +15,8 @@ UNZIPPED_LIMIT = 250 * 1024 * 1024
 # Never in the artifact: the runtime's own SDK, the project's tooling, tests and sandbox.
 FORBIDDEN_TOP = {
     "boto3", "botocore", "s3transfer", "moto", "pytest", "_pytest", "mypy", "ruff", "coverage",
-    "cryptography", "werkzeug", "responses", "tests", "infra", "bench", "docs", "events",
+    "cryptography", "werkzeug", "responses", "tests", "infra", "sandbox", "tools", "bench",
+    "docs", "events",
     "mypy_boto3_memorydb", "mypy_boto3_secretsmanager",
 }  # fmt: skip
 

@@ -9,7 +9,7 @@ from bench.common import Figure, fmt_seconds, median
 WAIT_FACTOR = 1.15
 WAIT_SLACK_SECONDS = 1.0
 HANDLER = "handler code (rotation/)"
-AWS_SIDE = ("boto3/botocore", "moto", "sandbox patches (infra/)")
+AWS_SIDE = ("boto3/botocore", "moto", "sandbox patches (sandbox/)")
 
 
 def waiting_target(delay: float) -> float:

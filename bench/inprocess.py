@@ -22,8 +22,8 @@ from typing import Any
 
 from bench.accounting import split_self_time
 from bench.calllog import CallLog
-from infra.sandbox.driver import STEPS
-from infra.sandbox.sandbox import Sandbox
+from sandbox.driver import STEPS
+from sandbox.sandbox import Sandbox
 
 USER = "bench-user"
 DEFAULT_WAITS: dict[str, str | None] = {

@@ -5,7 +5,7 @@
 Expects AWS_ENDPOINT_URL to point at bench.server's moto. Does what Secrets Manager does (stage,
 the four steps with ARN events and up to three attempts each, finish) with only the standard
 library besides the function, then writes its peak RSS (ru_maxrss) and which heavy packages it
-loaded to RESULT_FILE as JSON. It must not import infra.sandbox: that package imports moto.
+loaded to RESULT_FILE as JSON. It must not import sandbox: that package imports moto.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def main(argv: list[str]) -> int:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     loaded = sorted(
         {m.split(".")[0] for m in sys.modules}
-        & {"moto", "boto3", "botocore", "redis", "pydantic", "aws_xray_sdk", "werkzeug", "infra"}
+        & {"moto", "boto3", "botocore", "redis", "pydantic", "aws_xray_sdk", "werkzeug", "sandbox"}
     )
     result = {
         "maxrss_kb": usage.ru_maxrss,

@@ -42,11 +42,11 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - one start-up sequence, read
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
     from moto.secretsmanager.models import secretsmanager_backends
 
-    from infra.sandbox.memorydb import FaithfulMemoryDB
-    from infra.sandbox.redis_server import RedisServer, free_port
-    from infra.sandbox.sandbox import ACCOUNT, LAMBDA_ARN, REGION, seed_rotatable_secret
-    from infra.sandbox.secretsmanager import StrictSecretsManager
-    from infra.sandbox.tls import make_tls_files
+    from sandbox.memorydb import FaithfulMemoryDB
+    from sandbox.redis_server import RedisServer, free_port
+    from sandbox.sandbox import ACCOUNT, LAMBDA_ARN, REGION, seed_rotatable_secret
+    from sandbox.secretsmanager import StrictSecretsManager
+    from sandbox.tls import make_tls_files
 
     with tempfile.TemporaryDirectory(prefix="bench-server-") as workdir:
         tls = make_tls_files(Path(workdir))

@@ -16,7 +16,7 @@
 TEST_EXTRA_TARGETS += check-templates
 TEST_EXTRA_TARGETS += check-artifact
 
-DEPLOY_TOOL := tests/template/deploy_tool.py
+DEPLOY_TOOL := tools/deploy_tool.py
 
 # The scanners live in their own virtualenv so their pins never fight the project's.
 DEPLOY_VENV := .venv-deploy

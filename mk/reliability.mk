@@ -9,7 +9,7 @@
 TEST_EXTRA_TARGETS += reliability
 
 reliability: install
-	$(PY) -m infra.reliability.report
+	$(PY) -m tests.reliability.campaign.report
 
 reliability-full: install
-	$(PY) -m infra.reliability.report --full
+	$(PY) -m tests.reliability.campaign.report --full

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from infra.sandbox.lambda_context import LocalLambdaContext
+from sandbox.lambda_context import LocalLambdaContext
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.sandbox import Sandbox
-from infra.sandbox.tls import TlsFiles, make_tls_files
+from sandbox import Sandbox
+from sandbox.tls import TlsFiles, make_tls_files
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from infra.sandbox import Sandbox
+from sandbox import Sandbox
 
 USER = "app-user"
 

@@ -11,14 +11,14 @@ import pytest
 from botocore.stub import Stubber
 from pydantic import SecretStr
 
-from infra.sandbox import Sandbox
-from infra.sandbox.redis_server import RedisServer, free_port
-from infra.sandbox.tls import TlsFiles
 from rotation import errors
 from rotation.adapters.memorydb import MemoryDBDirectory
 from rotation.adapters.redis_verifier import RedisVerifier
 from rotation.adapters.secrets_manager import SecretsManagerStore
 from rotation.models import Endpoint
+from sandbox import Sandbox
+from sandbox.redis_server import RedisServer, free_port
+from sandbox.tls import TlsFiles
 
 PW1 = "Password-one-0123456789"
 PW2 = "Password-two-0123456789"

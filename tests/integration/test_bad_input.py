@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from infra.sandbox import Sandbox
-from infra.sandbox.lambda_context import LocalLambdaContext
 from rotation.handler import lambda_handler
+from sandbox import Sandbox
+from sandbox.lambda_context import LocalLambdaContext
 
 USER = "app-user"
 WRITES = ("PutSecretValue", "UpdateSecretVersionStage", "UpdateUser")

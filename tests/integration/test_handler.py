@@ -7,12 +7,12 @@ import uuid
 
 import pytest
 
-from infra.sandbox import Sandbox
-from infra.sandbox.lambda_context import LocalLambdaContext
 from rotation import composition, handler, observability
 from rotation.errors import RotationError
 from rotation.models import RotationRequest
 from rotation.rotator import StepResult
+from sandbox import Sandbox
+from sandbox.lambda_context import LocalLambdaContext
 
 USER = "app-user"
 

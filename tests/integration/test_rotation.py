@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from infra.sandbox import Sandbox
-from infra.sandbox.driver import STEPS
 from rotation.handler import lambda_handler
+from sandbox import Sandbox
+from sandbox.driver import STEPS
 
 USER = "app-user"
 

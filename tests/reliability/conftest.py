@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.reliability.harness import Harness
-from infra.sandbox import Sandbox
+from sandbox import Sandbox
+from tests.reliability.campaign.harness import Harness
 
 HERE = Path(__file__).resolve().parent
 

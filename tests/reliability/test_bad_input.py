@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from infra.reliability.badinput import CASES, BadCase, run_case
-from infra.sandbox import Sandbox
+from sandbox import Sandbox
+from tests.reliability.campaign.badinput import CASES, BadCase, run_case
 
 
 def test_the_table_is_big_enough() -> None:

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from infra.reliability.drift import SCENARIOS
-from infra.reliability.harness import Harness
+from tests.reliability.campaign.drift import SCENARIOS
+from tests.reliability.campaign.harness import Harness
 
 
 @pytest.mark.parametrize(("name", "scenario"), SCENARIOS, ids=[name for name, _ in SCENARIOS])

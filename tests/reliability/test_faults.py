@@ -8,14 +8,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from infra.reliability.campaign import (
+from sandbox import Sandbox
+from tests.reliability.campaign.campaign import (
     CaseResult,
     CleanRecord,
     aws_faults,
     run_campaign,
 )
-from infra.reliability.faults import KINDS
-from infra.sandbox import Sandbox
+from tests.reliability.campaign.faults import KINDS
 
 WRITES = ("PutSecretValue", "UpdateUser", "UpdateSecretVersionStage")
 

@@ -15,13 +15,13 @@ from botocore.exceptions import ClientError
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from infra.reliability.faults import AwsFaultInjector, Fault
-from infra.reliability.invariants import InvariantChecker, Oracle
-from infra.reliability.leaks import LeakScanner
-from infra.reliability.proxy import TcpFaultProxy
-from infra.sandbox import Sandbox
-from infra.sandbox.sandbox import REGION, new_password
 from rotation.adapters.aws import RETRY_ATTEMPTS, boto_config
+from sandbox import Sandbox
+from sandbox.sandbox import REGION, new_password
+from tests.reliability.campaign.faults import AwsFaultInjector, Fault
+from tests.reliability.campaign.invariants import InvariantChecker, Oracle
+from tests.reliability.campaign.leaks import LeakScanner
+from tests.reliability.campaign.proxy import TcpFaultProxy
 
 
 def _checker(sandbox: Sandbox, user: str = "inv-user") -> tuple[InvariantChecker, str, str]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from infra.reliability.leakcases import run_leak_cases
-from infra.sandbox import Sandbox
+from sandbox import Sandbox
+from tests.reliability.campaign.leakcases import run_leak_cases
 
 
 def test_no_leak_at_debug_with_tracing_or_from_botocore_validation(sandbox: Sandbox) -> None:

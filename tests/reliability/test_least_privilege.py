@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.reliability.harness import Harness
+from tests.reliability.campaign.harness import Harness
 
 
 @pytest.mark.parametrize(

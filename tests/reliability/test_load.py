@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra.reliability.load import run_load
+from tests.reliability.campaign.load import run_load
 
 
 def test_concurrent_rotations_under_throttling_all_complete() -> None:

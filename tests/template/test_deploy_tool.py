@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from . import deploy_tool
+from tools import deploy_tool
+
 from .cfn import ROOT
 
 ABI = "cpython-313-aarch64-linux-gnu"
@@ -41,7 +42,7 @@ def test_a_complete_artifact_passes(tmp_path: Path) -> None:
     ("add", "remove"),
     [
         ({"tests/unit/test_rotator.py": ""}, None),
-        ({"infra/sandbox/demo.py": ""}, None),
+        ({"sandbox/demo.py": ""}, None),
         ({"boto3/__init__.py": ""}, None),
         ({"botocore/__init__.py": ""}, None),
         ({"rotation/__pycache__/handler.cpython-311.pyc": ""}, None),

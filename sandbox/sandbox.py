@@ -17,11 +17,11 @@ import boto3
 from moto import mock_aws
 from moto.secretsmanager.models import SecretsManagerBackend, secretsmanager_backends
 
-from infra.sandbox.driver import Handler, RotationDriver
-from infra.sandbox.memorydb import FaithfulMemoryDB
-from infra.sandbox.redis_server import RedisServer
-from infra.sandbox.secretsmanager import StrictSecretsManager
-from infra.sandbox.tls import TlsFiles, make_tls_files
+from sandbox.driver import Handler, RotationDriver
+from sandbox.memorydb import FaithfulMemoryDB
+from sandbox.redis_server import RedisServer
+from sandbox.secretsmanager import StrictSecretsManager
+from sandbox.tls import TlsFiles, make_tls_files
 
 if TYPE_CHECKING:
     from mypy_boto3_memorydb import MemoryDBClient

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.sandbox.lambda_context import LocalLambdaContext
+from sandbox.lambda_context import LocalLambdaContext
 
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 

@@ -1,7 +1,8 @@
 """`make reliability`: run every family and print one line per family, then the totals.
 
-    python -m infra.reliability.report          # CI-sized (about 40 s here)
-    python -m infra.reliability.report --full   # every fault kind at every index; 1,000 secrets
+    python -m tests.reliability.campaign.report         # CI-sized (about 40 s here)
+    python -m tests.reliability.campaign.report --full  # every fault kind at every index;
+                                                        # 1,000 secrets
 
 Every count is the number of cases that ran and passed; the exit status is 1 when any failed.
 The function's own output (its JSON logs and metrics) goes to a log file, named at the end, so
@@ -19,12 +20,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, TextIO
 
-from infra.reliability.badinput import run_bad_inputs
-from infra.reliability.campaign import CaseResult, run_campaign
-from infra.reliability.drift import run_drift
-from infra.reliability.leakcases import run_leak_cases
-from infra.reliability.load import LoadResult, run_load
-from infra.sandbox.sandbox import Sandbox
+from sandbox.sandbox import Sandbox
+from tests.reliability.campaign.badinput import run_bad_inputs
+from tests.reliability.campaign.campaign import CaseResult, run_campaign
+from tests.reliability.campaign.drift import run_drift
+from tests.reliability.campaign.leakcases import run_leak_cases
+from tests.reliability.campaign.load import LoadResult, run_load
 
 CI_LOAD = {"secrets": 50, "workers": 25, "deadline_seconds": 120.0, "backoff_scale": 0.1}
 FULL_LOAD = {"secrets": 1000, "workers": 64, "deadline_seconds": 900.0}
@@ -82,7 +83,7 @@ class Report:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.reliability.report")
+    parser = argparse.ArgumentParser(prog="python -m tests.reliability.campaign.report")
     parser.add_argument("--full", action="store_true", help="every fault kind; 1,000 secrets")
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per case")
     parser.add_argument("--load-secrets", type=int, help="override the load size")

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.reliability.campaign import CaseResult
-from infra.reliability.leaks import LeakScanner
-from infra.sandbox.lambda_context import LocalLambdaContext
-from infra.sandbox.redis_server import free_port
-from infra.sandbox.sandbox import ACCOUNT, LAMBDA_ARN, REGION, Sandbox, new_password
+from sandbox.lambda_context import LocalLambdaContext
+from sandbox.redis_server import free_port
+from sandbox.sandbox import ACCOUNT, LAMBDA_ARN, REGION, Sandbox, new_password
+from tests.reliability.campaign.campaign import CaseResult
+from tests.reliability.campaign.leaks import LeakScanner
 
 WRITES = ("PutSecretValue", "UpdateSecretVersionStage", "UpdateUser", "CreateUser", "DeleteUser")
 LOG_INJECTION = "FORGED-LOG-LINE"

@@ -1,12 +1,12 @@
 """Build and check helpers behind mk/deploy.mk (not a test module: pytest does not collect it).
 
-    python tests/template/deploy_tool.py requirements       # runtime pins for the artifact
-    python tests/template/deploy_tool.py package DIR        # copy rotation/ into DIR, prune
-    python tests/template/deploy_tool.py zip DIR ZIP        # reproducible zip, prints its size
-    python tests/template/deploy_tool.py render-build-templates BUILD_DIR
-    python tests/template/deploy_tool.py check-artifact ZIP
-    python tests/template/deploy_tool.py check-templates    # cfn-lint + checkov, raw and translated
-    python tests/template/deploy_tool.py scan-report        # checkov counts with/without skips
+    python tools/deploy_tool.py requirements       # runtime pins for the artifact
+    python tools/deploy_tool.py package DIR        # copy rotation/ into DIR, prune
+    python tools/deploy_tool.py zip DIR ZIP        # reproducible zip, prints its size
+    python tools/deploy_tool.py render-build-templates BUILD_DIR
+    python tools/deploy_tool.py check-artifact ZIP
+    python tools/deploy_tool.py check-templates    # cfn-lint + checkov, raw and translated
+    python tools/deploy_tool.py scan-report        # checkov counts with/without skips
 
 `requirements`, `package`, `zip`, `render-build-templates` and `check-artifact` use only the
 standard library and `packaging` (run them with the project's .venv, whose installed versions are
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
 EXAMPLE_STACK = ROOT / "infra" / "example-stack.yaml"
 BAD_TEMPLATE = ROOT / "tests" / "template" / "fixtures" / "bad-template.yaml"
@@ -43,6 +43,9 @@ RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 FORBIDDEN_PREFIXES = (
     "tests/",
     "infra/",
+    "sandbox/",
+    "tools/",
+    "bench/",
     "events/",
     "docs/",
     "mk/",

@@ -11,12 +11,12 @@ from collections.abc import Callable, Iterator
 
 from moto.secretsmanager.exceptions import InvalidRequestException
 
-from infra.reliability.campaign import CaseResult
-from infra.reliability.faults import Fault
-from infra.reliability.harness import Harness, RotationRun
-from infra.reliability.invariants import InvariantChecker
-from infra.sandbox.driver import RotationOutcome
-from infra.sandbox.sandbox import Sandbox, new_password
+from sandbox.driver import RotationOutcome
+from sandbox.sandbox import Sandbox, new_password
+from tests.reliability.campaign.campaign import CaseResult
+from tests.reliability.campaign.faults import Fault
+from tests.reliability.campaign.harness import Harness, RotationRun
+from tests.reliability.campaign.invariants import InvariantChecker
 
 
 class ScenarioFailed(AssertionError):
@@ -86,7 +86,7 @@ def extra_password_outside(harness: Harness) -> str:
     arn, user = harness.new_secret("drift")
     current = sandbox.view(arn).password("AWSCURRENT")
     _expect(current is not None, "the secret has no AWSCURRENT password")
-    assert current is not None  # noqa: S101 - narrows the type for mypy
+    assert current is not None
     extra = new_password()
     sandbox.passwords_seen.add(extra)
     sandbox.memorydb_client.update_user(

@@ -40,12 +40,10 @@ from moto.moto_server.werkzeug_app import (
 from moto.secretsmanager.models import SecretsManagerBackend, secretsmanager_backends
 from werkzeug.serving import make_server
 
-from infra.reliability.faults import scaled_backoff
-from infra.reliability.invariants import InvariantChecker, Oracle
-from infra.sandbox.driver import RotationDriver, RotationOutcome
-from infra.sandbox.memorydb import FaithfulMemoryDB
-from infra.sandbox.redis_server import RedisServer, free_port
-from infra.sandbox.sandbox import (
+from sandbox.driver import RotationDriver, RotationOutcome
+from sandbox.memorydb import FaithfulMemoryDB
+from sandbox.redis_server import RedisServer, free_port
+from sandbox.sandbox import (
     ACCOUNT,
     FAST_WAITS,
     LAMBDA_ARN,
@@ -53,7 +51,9 @@ from infra.sandbox.sandbox import (
     SecretView,
     seed_rotatable_secret,
 )
-from infra.sandbox.secretsmanager import StrictSecretsManager
+from sandbox.secretsmanager import StrictSecretsManager
+from tests.reliability.campaign.faults import scaled_backoff
+from tests.reliability.campaign.invariants import InvariantChecker, Oracle
 
 ROTATION_ATTEMPTS = 3
 STEP_ATTEMPTS = 3

@@ -10,8 +10,8 @@ import sys
 import uuid
 from typing import Any
 
-from infra.sandbox.driver import STEPS
-from infra.sandbox.sandbox import Sandbox
+from sandbox.driver import STEPS
+from sandbox.sandbox import Sandbox
 
 USER = "app-user"
 

@@ -24,7 +24,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.memorydb.exceptions import InvalidParameterValueException
 from moto.memorydb.models import MemoryDBBackend
 
-from infra.sandbox.redis_server import RedisServer
+from sandbox.redis_server import RedisServer
 
 MAX_PASSWORDS = 2
 _FORBIDDEN = frozenset(',"/@ ')

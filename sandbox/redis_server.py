@@ -20,7 +20,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from infra.sandbox.tls import TlsFiles
+from sandbox.tls import TlsFiles
 
 ADMIN_USER = "sandbox-admin"
 

@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from infra.reliability.faults import KINDS, Fault, Position
-from infra.reliability.harness import Harness, RotationRun
-from infra.reliability.proxy import DataFault
-from infra.sandbox.sandbox import Sandbox
+from sandbox.sandbox import Sandbox
+from tests.reliability.campaign.faults import KINDS, Fault, Position
+from tests.reliability.campaign.harness import Harness, RotationRun
+from tests.reliability.campaign.proxy import DataFault
 
 POSITIONS: tuple[Position, ...] = ("before", "after")
 DATA_FAULTS: tuple[DataFault, ...] = ("refuse", "reset_mid_auth")

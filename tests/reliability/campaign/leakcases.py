@@ -17,10 +17,10 @@ from typing import Any
 
 import boto3
 
-from infra.reliability.campaign import CaseResult
-from infra.reliability.harness import Harness, RotationRun
-from infra.reliability.leaks import LeakScanner
-from infra.sandbox.sandbox import Sandbox
+from sandbox.sandbox import Sandbox
+from tests.reliability.campaign.campaign import CaseResult
+from tests.reliability.campaign.harness import Harness, RotationRun
+from tests.reliability.campaign.leaks import LeakScanner
 
 
 @contextlib.contextmanager

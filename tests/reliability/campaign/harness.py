@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.reliability.faults import AwsFaultInjector, Fault, LambdaKilled
-from infra.reliability.invariants import InvariantChecker, Oracle
-from infra.reliability.leaks import LeakScanner
-from infra.reliability.proxy import DataFault, TcpFaultProxy
-from infra.sandbox.driver import RotationDriver, RotationOutcome
-from infra.sandbox.sandbox import Sandbox
+from sandbox.driver import RotationDriver, RotationOutcome
+from sandbox.sandbox import Sandbox
+from tests.reliability.campaign.faults import AwsFaultInjector, Fault, LambdaKilled
+from tests.reliability.campaign.invariants import InvariantChecker, Oracle
+from tests.reliability.campaign.leaks import LeakScanner
+from tests.reliability.campaign.proxy import DataFault, TcpFaultProxy
 
 STEP_ATTEMPTS = 2
 # User names are unique per process, so several harnesses can share one sandbox.

@@ -15,9 +15,9 @@ import redis
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from infra.sandbox.memorydb import FaithfulMemoryDB
-    from infra.sandbox.redis_server import RedisServer
-    from infra.sandbox.sandbox import SecretView
+    from sandbox.memorydb import FaithfulMemoryDB
+    from sandbox.redis_server import RedisServer
+    from sandbox.sandbox import SecretView
 
 AWSCURRENT = "AWSCURRENT"
 AWSPENDING = "AWSPENDING"

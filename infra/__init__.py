@@ -1,1 +1,0 @@
-"""Infrastructure around the rotation function: the local sandbox and the deployable stacks."""
