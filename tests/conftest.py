@@ -1,14 +1,10 @@
-"""Fixtures shared by every test family."""
+"""Helpers shared by every test family."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Any
-
-import pytest
-
-from sandbox.lambda_context import LocalLambdaContext
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 
@@ -17,8 +13,3 @@ def load_event(name: str) -> dict[str, Any]:
     """A sample event from events/, as `sam local invoke -e` would send it."""
     event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
     return event
-
-
-@pytest.fixture
-def lambda_context() -> LocalLambdaContext:
-    return LocalLambdaContext()

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+import trustme
 from botocore.stub import Stubber
 from pydantic import SecretStr
 
@@ -230,10 +231,36 @@ def test_verifier_over_tls(tls_files: TlsFiles, other_ca: TlsFiles) -> None:
         ):
             with pytest.raises(errors.ClusterUnreachableError, match="did not verify"):
                 verifier.authenticates(endpoint, "app-user", SecretStr(PW1))
-        # The certificate names localhost and 127.0.0.1, not this name: hostname check.
-        wrong_name = Endpoint("127.0.0.2", server.port, tls=True)
-        with pytest.raises(errors.ClusterUnreachableError):
-            trusted.authenticates(wrong_name, "app-user", SecretStr(PW1))
+
+
+@pytest.fixture(scope="module")
+def localhost_only(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A CA and a server certificate for the DNS name `localhost` alone (no IP address in it)."""
+    directory = tmp_path_factory.mktemp("localhost-only")
+    ca = trustme.CA()
+    files = TlsFiles(directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    ca.cert_pem.write_to_path(str(files.ca_cert))
+    server = ca.issue_cert("localhost")
+    server.cert_chain_pems[0].write_to_path(str(files.server_cert))
+    server.private_key_pem.write_to_path(str(files.server_key))
+    return files
+
+
+def test_verifier_checks_the_host_name(localhost_only: TlsFiles) -> None:
+    """One server, one trusted certificate: only the name the verifier connects by differs."""
+    with RedisServer(tls=localhost_only) as server:
+        server.apply_user("app-user", "on ~* +@all", [PW1])
+        verifier = RedisVerifier(ca_bundle=localhost_only.ca_cert, timeout_seconds=2)
+        by_name = Endpoint("localhost", server.port, tls=True)
+        assert verifier.authenticates(by_name, "app-user", SecretStr(PW1))
+
+        # 127.0.0.1 is the very socket `localhost` reached, but the certificate does not name it.
+        by_address = Endpoint("127.0.0.1", server.port, tls=True)
+        with pytest.raises(errors.ClusterUnreachableError) as raised:
+            verifier.authenticates(by_address, "app-user", SecretStr(PW1))
+        assert str(raised.value) == (
+            f"cannot reach 127.0.0.1:{server.port} over TLS (TLS certificate did not verify)"
+        )
 
 
 def test_verifier_reports_a_closed_port() -> None:
