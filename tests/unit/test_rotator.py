@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from rotation import errors
 from rotation.models import AWSCURRENT, AWSPENDING, AWSPREVIOUS, Step
 from tests.unit.conftest import World, request
-from tests.unit.fakes import CURRENT_VERSION, OLD_PASSWORD, TOKEN, secret_document
+from tests.unit.fakes import CURRENT_VERSION, OLD_PASSWORD, SECRET_ARN, TOKEN, secret_document
 
 
 def test_full_rotation_ends_with_only_the_new_password(world: World) -> None:
@@ -388,3 +388,39 @@ def test_finish_moves_awscurrent_before_dropping_the_old_password(
     world.run(Step.FINISH)
 
     assert label_moved_when_set == [(1, True)]
+
+
+def test_finish_retried_refuses_a_user_no_longer_allowed(world: World) -> None:
+    for step in (Step.CREATE, Step.SET, Step.TEST):
+        world.run(step)
+    world.store.promote("secret", token=TOKEN, from_version=CURRENT_VERSION)
+    updates = list(world.users.updates)
+
+    with pytest.raises(errors.UserRefusedError, match="ROTATION_ALLOWED_USERS"):
+        world.run(Step.FINISH, allowed_users=frozenset({"other"}))
+    assert world.users.updates == updates
+
+
+def test_a_pending_label_moved_after_the_guard_is_not_followed(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.run(Step.CREATE)
+    seen_by_the_guard = world.store.describe(SECRET_ARN)
+    # Another rotation moved AWSPENDING to its own version between the guard and the read.
+    other = "99999999-0000-4000-8000-000000000009"
+    world.store.versions[TOKEN].remove(AWSPENDING)
+    world.store.versions[other] = [AWSPENDING]
+    world.store.values[other] = json.dumps(secret_document(password="Other-rotation-0123456789"))
+    monkeypatch.setattr(world.store, "describe", lambda _secret_id: seen_by_the_guard)
+
+    with pytest.raises(errors.SecretValueNotFoundError):
+        world.run(Step.SET)
+    assert world.users.updates == []
+
+
+def test_set_with_a_pending_password_equal_to_the_current_sends_it_once(world: World) -> None:
+    world.store.values[TOKEN] = world.store.values[CURRENT_VERSION]
+    world.users.passwords = [OLD_PASSWORD, "Hand-added-password-0123456789"]
+
+    assert world.run(Step.SET).outcome == "set"
+    assert world.users.updates == [[OLD_PASSWORD]]
