@@ -344,7 +344,7 @@ class Applied:
 class Result:
     mutant: Mutant
     status: str
-    """killed, survived, stale or timeout."""
+    """killed, survived, stale, timeout or flaky (killed only by a test that passes alone)."""
     detail: str = ""
     seconds: float = 0.0
     suites: list[str] = field(default_factory=list)
@@ -383,9 +383,9 @@ def _indented(replace: str, indent: str) -> str:
     return "\n".join([lines[0], *(indent + line for line in lines[1:])])
 
 
-def apply(mutant: Mutant, root: Path = ROOT) -> Applied:
+def apply(mutant: Mutant) -> Applied:
     """The file's text with the mutant in it, or why the mutant no longer applies."""
-    path = root / mutant.path
+    path = ROOT / mutant.path
     if not path.exists():
         return Applied(mutant, problem=f"{mutant.path} does not exist")
     text = path.read_text()
@@ -417,6 +417,11 @@ def apply(mutant: Mutant, root: Path = ROOT) -> Applied:
     return Applied(mutant, source=source)
 
 
+def _set_root(root: Path) -> None:
+    global ROOT  # noqa: PLW0603 - one checkout per run, chosen on the command line
+    ROOT = root
+
+
 def _copy_tree(destination: Path) -> None:
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
@@ -432,9 +437,10 @@ def _copy_tree(destination: Path) -> None:
             shutil.copy2(source, target)
 
 
-def _run_suite(copy: Path, suite: str, timeout: float) -> tuple[str, str]:
+def _run_suite(copy: Path, suite: str, timeout: float, *, node: bool = False) -> tuple[str, str]:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    command = [PYTHON, "-m", "pytest", *SUITES[suite], "-x", "-q", "-p", "no:cacheprovider"]
+    targets = [suite] if node else list(SUITES[suite])
+    command = [PYTHON, "-m", "pytest", *targets, "-x", "-q", "-p", "no:cacheprovider"]
     command += ["--no-header", "-o", "addopts=", "-p", "no:randomly"]
     try:
         run = subprocess.run(
@@ -467,6 +473,11 @@ class Worker:
                 status, detail = _run_suite(self.copy, suite, timeout)
                 if status != "survived":
                     break
+            if status == "killed" and "::" in detail:
+                # A test that fails only in the whole run (timing under load) did not kill it.
+                again, _ = _run_suite(self.copy, detail, timeout, node=True)
+                if again == "survived":
+                    status, detail = "flaky", f"{detail} failed in the suite, passed alone"
         finally:
             target.write_text(original)
         return Result(applied.mutant, status, detail, time.monotonic() - started, ran)
@@ -523,11 +534,12 @@ def _line(result: Result) -> str:
 
 
 def report(results: Sequence[Result], seconds: float) -> str:
-    counted = [r for r in results if r.status != "stale"]
+    counted = [r for r in results if r.status not in ("stale", "flaky")]
     killed = [r for r in counted if r.status in ("killed", "timeout")]
     survived = [r for r in counted if r.status == "survived" and not r.mutant.equivalent]
     equivalent = [r for r in counted if r.status == "survived" and r.mutant.equivalent]
     stale = [r for r in results if r.status == "stale"]
+    flaky = [r for r in results if r.status == "flaky"]
     out = [
         "",
         "| area | mutants | killed | survived | equivalent |",
@@ -546,10 +558,16 @@ def report(results: Sequence[Result], seconds: float) -> str:
     out += [
         "",
         f"mutants {len(counted)}, killed {len(killed)}, survived {len(survived)}, "
-        f"equivalent {len(equivalent)}, stale {len(stale)}; kill rate {rate:.0%} "
+        f"equivalent {len(equivalent)}, stale {len(stale)}, flaky {len(flaky)}; "
+        f"kill rate {rate:.0%} "
         f"({rate_scored:.0%} of the non-equivalent) in {seconds:.0f}s",
     ]
-    for title, group in (("survived", survived), ("equivalent", equivalent), ("stale", stale)):
+    for title, group in (
+        ("survived", survived),
+        ("equivalent", equivalent),
+        ("stale", stale),
+        ("flaky", flaky),
+    ):
         if group:
             out.append(f"\n{title}:")
             for r in group:
@@ -570,7 +588,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--list", action="store_true", help="the catalogue, without running")
     parser.add_argument("--strict", action="store_true", help="stale mutants fail the run")
+    parser.add_argument(
+        "--root", type=Path, default=ROOT, help="another checkout (a git work tree) to mutate"
+    )
     args = parser.parse_args(argv)
+    _set_root(args.root.resolve())
     # A terminated run still removes its copies of the repository.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
@@ -583,7 +605,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     if args.suite == "unit+integration":
         results = run(mutants, ["unit"], args.jobs)
-        survivors = [r.mutant for r in results if r.status == "survived"]
+        survivors = [r.mutant for r in results if r.status in ("survived", "flaky")]
         if survivors:
             print(f"\n{len(survivors)} unit survivors against tests/integration:", flush=True)
             again = {r.mutant.id: r for r in run(survivors, ["integration"], args.jobs)}
