@@ -367,7 +367,8 @@ def test_waited_seconds_add_up_over_every_wait_of_a_step(world: World) -> None:
     result = world.run(Step.SET)
 
     assert result.outcome == "set"
-    assert len(world.clock.sleeps) == 4
+    # Three polls before the update, at least one after the busy answer.
+    assert len(world.clock.sleeps) >= 4
     assert result.waited_seconds == pytest.approx(sum(world.clock.sleeps))
 
 
