@@ -425,3 +425,15 @@ def test_set_with_a_pending_password_equal_to_the_current_sends_it_once(world: W
 
     assert world.run(Step.SET).outcome == "set"
     assert world.users.updates == [[OLD_PASSWORD]]
+
+
+@pytest.mark.parametrize("step", list(Step))
+def test_a_late_retry_after_secrets_manager_cleared_awspending_changes_nothing(
+    world: World, step: Step
+) -> None:
+    world.rotate()
+    world.store.versions[TOKEN].remove(AWSPENDING)  # Secrets Manager's own end of rotation
+    updates, writes = list(world.users.updates), list(world.store.writes)
+
+    assert world.run(step).outcome in ("nothing_to_do", "already_current")
+    assert (world.users.updates, world.store.writes) == (updates, writes)
