@@ -151,6 +151,38 @@ def check_secret_policy(
     return SecretPolicyCheck(problems=_unique(problems), other_writers=sorted(writers))
 
 
+def recommended_policy(rotation_role_arn: str, administrators: Sequence[str]) -> dict[str, Any]:
+    """The policy docs/secret-policy.md prints and infra/example-stack.yaml attaches: the rotation
+    role writes versions; the administrators (and the account's root user, as break-glass against
+    a policy that names no one who can still change it) may do that and manage the secret."""
+    match = _ROLE_ARN.match(rotation_role_arn)
+    if not match:
+        raise SecretPolicyError("the rotation role ARN is not an IAM role ARN")
+    managers = [f"arn:{match['partition']}:iam::{match['account']}:root", *administrators]
+
+    def deny(sid: str, actions: Sequence[str], exempt: list[str]) -> dict[str, Any]:
+        return {
+            "Sid": sid,
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": list(actions),
+            "Resource": "*",
+            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": exempt}},
+        }
+
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            deny("OnlyRotationWritesVersions", ROTATION_WRITES, [rotation_role_arn, *managers]),
+            deny(
+                "OnlyAdministratorsManageTheSecret",
+                [a for a in RECOMMENDED_ACTIONS if a not in ROTATION_WRITES],
+                managers,
+            ),
+        ],
+    }
+
+
 def denies(
     policy: str | Mapping[str, Any] | None,
     action: str,
