@@ -286,8 +286,23 @@ def _condition_holds(operator: str, values: list[str], principal: str | None) ->
     if principal is None:
         # A missing key: IfExists and the negated operators hold, the others do not.
         return if_exists or negated
-    matched = any(_pattern(v, wildcards=wildcards).match(principal) for v in values)
+    if name.startswith("arn"):
+        matched = any(_arn_matches(v, principal) for v in values)
+    else:
+        matched = any(_pattern(v, wildcards=wildcards).match(principal) for v in values)
     return not matched if negated else matched
+
+
+def _arn_matches(pattern: str, arn: str) -> bool:
+    """The Arn operators match each of the six colon-separated parts on its own, so a `*` does
+    not reach across a colon. A pattern that is not a whole ARN (such as a lone `*`) is matched
+    as one string, which can only make the check stricter."""
+    parts, values = pattern.split(":", 5), arn.split(":", 5)
+    if len(parts) != 6:
+        return bool(_pattern(pattern).match(arn))
+    return len(values) == 6 and all(
+        _pattern(part).match(value) for part, value in zip(parts, values, strict=True)
+    )
 
 
 def _denied(

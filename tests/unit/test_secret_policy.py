@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import io
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -175,6 +177,18 @@ def test_a_wildcard_exemption_is_flagged_even_when_named(exempt: str) -> None:
     assert any(p.startswith(f"{exempt} may also call PutSecretValue") for p in problems)
 
 
+def test_an_arn_wildcard_stays_within_its_part() -> None:
+    """A `*` in the account part matches any account, but not the colons around it."""
+    policy = recommended_policy(ROLE, [])
+    exempt = policy["Statement"][0]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    exempt.append("arn:aws:iam::*:role/platform-admin")
+
+    assert not denies(policy, "secretsmanager:PutSecretValue", ADMIN)
+    assert not denies(policy, "secretsmanager:PutSecretValue", ADMIN.replace(ACCOUNT, "0" * 12))
+    assert denies(policy, "secretsmanager:PutSecretValue", "arn:aws:iam::1:2:role/platform-admin")
+    assert denies(policy, "secretsmanager:PutSecretValue", "platform-admin")
+
+
 def test_string_operators_match_literally_so_a_star_exempts_no_one() -> None:
     """StringNotEquals does not expand `*`: the role is denied and rotation would fail."""
     policy = _policy()
@@ -289,6 +303,17 @@ def test_a_statement_naming_the_secret_counts_when_the_secret_is_known() -> None
 
     assert _problems(policy, administrators=[ADMIN, SSO_ADMIN], secret_arn=SECRET) == []
     assert _problems(policy, administrators=[ADMIN, SSO_ADMIN])
+
+
+def test_the_documented_policy_is_the_recommended_one() -> None:
+    """docs/secret-policy.md's copy-paste JSON, with its example ARNs, passes the check."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "secret-policy.md").read_text()
+    (block,) = re.findall(r"```json\n(.*?)```", text, re.DOTALL)
+    role = "arn:aws:iam::111122223333:role/memorydb-rotation-RotationRole-EXAMPLE"
+    admin = "arn:aws:iam::111122223333:role/secrets-admin"
+
+    assert json.loads(block) == recommended_policy(role, [admin])
+    assert check_secret_policy(block, role, administrators=[admin]).problems == []
 
 
 # --- bad input -------------------------------------------------------------------------------
