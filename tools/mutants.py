@@ -292,9 +292,7 @@ CATALOGUE: tuple[Mutant, ...] = (
       "wrap the socket without the host name to check"),
     m("tls-shared-context-unused", "verifier", VERIFIER, "RedisVerifier._tls_options",
       '"connection_class": self._tls_connection,', "",
-      "let redis-py build its own TLS context per connection",
-      equivalent="redis-py's own context from the same ssl_* options verifies the same way; "
-      "only the CPU cost differs (decisions.md), which `make bench` measures"),
+      "let redis-py build its own TLS context per connection"),
     m("verifier-plaintext", "verifier", VERIFIER, "RedisVerifier.authenticates",
       "**(self._tls_options() if endpoint.tls else {\"connection_class\": redis.Connection}),",
       "\"connection_class\": redis.Connection,", "speak plaintext to a TLS endpoint"),
