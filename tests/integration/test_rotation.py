@@ -246,16 +246,17 @@ def test_tls_refuses_a_server_whose_certificate_does_not_verify(
     assert tls_sandbox.authenticates(USER, first)
 
 
-def test_tls_secret_against_a_plaintext_server_never_falls_back(sandbox: Sandbox) -> None:
-    password = sandbox.create_user(USER)
-    arn = sandbox.create_secret(USER, password, ssl=True)
+def test_tls_secret_against_a_plaintext_server_never_falls_back() -> None:
+    with Sandbox(tls=False, propagation_delay=0.05) as sandbox:
+        password = sandbox.create_user(USER)
+        arn = sandbox.create_secret(USER, password, ssl=True)
 
-    outcome = sandbox.driver(lambda_handler, step_attempts=1).rotate(arn)
+        outcome = sandbox.driver(lambda_handler, step_attempts=1).rotate(arn)
 
-    assert not outcome.succeeded
-    assert outcome.failed_step == "createSecret"
-    assert "cannot reach" in (outcome.last_error.error or "") if outcome.last_error else False
-    assert sandbox.memorydb.calls.count("UpdateUser") == 0
+        assert not outcome.succeeded
+        assert outcome.failed_step == "createSecret"
+        assert "cannot reach" in (outcome.last_error.error or "") if outcome.last_error else False
+        assert sandbox.memorydb.calls.count("UpdateUser") == 0
 
 
 def test_secret_document_keeps_unknown_keys(sandbox: Sandbox) -> None:
