@@ -164,6 +164,9 @@ class Sandbox:
             AWS_SESSION_TOKEN="testing",
             AWS_DEFAULT_REGION=REGION,
             AWS_REGION=REGION,
+            # MemoryDB's backend builds EC2's (for subnet groups), which otherwise loads ~7,800
+            # AMIs: about a second of every sandbox's start and again at its stop.
+            MOTO_EC2_LOAD_DEFAULT_AMIS="false",
         )
         if self.tls_enabled and self._tls_files is None:
             workdir = Path(self._stack.enter_context(tempfile.TemporaryDirectory()))
