@@ -461,8 +461,7 @@ class Topology:
                 return
             self._queue = [d for d in self._queue if d.node.cluster != name]
             heapq.heapify(self._queue)
-        for node in handle.nodes:
-            node.server.stop()
+        _stop_all([node.server for node in handle.nodes])
 
     def change_acl(self, name: str, acl: str) -> None:
         """UpdateCluster(ACLName=...): the nodes hold exactly the new ACL's users."""
@@ -580,8 +579,10 @@ class Topology:
         if self._courier is not None:
             self._courier.join(timeout=5)
             self._courier = None
-        for name in list(self.clusters):
-            self.delete_cluster(name)
+        with self._lock:
+            servers = [node.server for c in self.clusters.values() for node in c.nodes]
+            self.clusters.clear()
+        _stop_all(servers)
 
     # -- the patched moto -----------------------------------------------------------------------
 
@@ -723,6 +724,16 @@ class Topology:
                     delattr(MemoryDBResponse, name)
                 else:
                     setattr(MemoryDBResponse, name, original)
+
+
+def _stop_all(servers: list[RedisServer]) -> None:
+    """In parallel: each stop waits for its process to exit."""
+    if len(servers) <= 1:
+        for server in servers:
+            server.stop()
+        return
+    with ThreadPoolExecutor(max_workers=min(8, len(servers))) as pool:
+        list(pool.map(RedisServer.stop, servers))
 
 
 def _page(
