@@ -3,6 +3,7 @@ nodes behind every endpoint it reports (sandbox/topology.py, docs/sandbox.md).""
 
 from __future__ import annotations
 
+import datetime
 import os
 import socket
 import ssl
@@ -50,6 +51,42 @@ def timed_box(engine: str, clock: FakeClock) -> Iterator[Sandbox]:
     clock past its time, so order and lag are asserted without racing the wall clock."""
     with Sandbox(engine=engine, propagation_delay=1.0, node_lag=0.5, clock=clock) as sandbox:
         yield sandbox
+
+
+def _conforms(value: Any, shape: Any, path: str = "") -> list[str]:
+    """Where `value` (a parsed answer) departs from botocore's shape: wrong types, and members
+    the shape requires that are missing."""
+    kinds: dict[str, type | tuple[type, ...]] = {
+        "string": str,
+        "integer": int,
+        "long": int,
+        "boolean": bool,
+        "timestamp": datetime.datetime,
+        "list": list,
+        "structure": dict,
+        "map": dict,
+    }
+    expected = kinds.get(shape.type_name)
+    if expected is not None and not isinstance(value, expected):
+        return [f"{path}: {type(value).__name__} is not {shape.type_name}"]
+    problems: list[str] = []
+    if shape.type_name == "structure":
+        problems += [f"{path}.{m}: missing" for m in shape.required_members if m not in value]
+        for key, item in value.items():
+            if key not in shape.members:
+                problems.append(f"{path}.{key}: not in the model")
+            else:
+                problems += _conforms(item, shape.members[key], f"{path}.{key}")
+    elif shape.type_name == "list":
+        for i, item in enumerate(value):
+            problems += _conforms(item, shape.member, f"{path}[{i}]")
+    return problems
+
+
+def _model_problems(client: Any, operation: str, answer: Any) -> list[str]:
+    model = client.meta.service_model.operation_model(operation)
+    body = {k: v for k, v in answer.items() if k != "ResponseMetadata"}
+    return _conforms(body, model.output_shape, operation)
 
 
 def _error_code(raised: pytest.ExceptionInfo[ClientError]) -> str:
@@ -116,6 +153,7 @@ def test_describe_acls_shape_and_pagination(box: Sandbox) -> None:
     assert pages == 3
     by_name = {acl["Name"]: acl for acl in seen}
     assert list(by_name) == ["open-access", DEFAULT_ACL, "acl-0", "acl-1", "acl-2"]
+    assert all(_conforms(acl, client.meta.service_model.shape_for("ACL")) == [] for acl in seen)
     assert by_name["open-access"]["UserNames"] == ["default"]
     assert by_name[DEFAULT_ACL]["UserNames"] == ["u1"]
     assert by_name[DEFAULT_ACL]["Clusters"] == [DEFAULT_CLUSTER]
@@ -129,8 +167,13 @@ def test_describe_acls_shape_and_pagination(box: Sandbox) -> None:
         "ARN": "arn:aws:memorydb:us-east-1:123456789012:acl/acl-1",
     }
     assert [a["Name"] for a in client.describe_acls(ACLName="acl-2")["ACLs"]] == ["acl-2"]
+    assert _model_problems(client, "DescribeACLs", client.describe_acls()) == []
+    assert _model_problems(client, "DescribeACLs", client.describe_acls(MaxResults=1)) == []
+    created = client.create_acl(ACLName="acl-3", UserNames=["u1"])
+    assert _model_problems(client, "CreateACL", created) == []
+    assert created["ACL"]["UserNames"] == ["u1"]
     paginated = client.get_paginator("describe_acls").paginate(PaginationConfig={"PageSize": 1})
-    assert [a["Name"] for page in paginated for a in page["ACLs"]] == list(by_name)
+    assert [a["Name"] for page in paginated for a in page["ACLs"]] == [*by_name, "acl-3"]
 
     with pytest.raises(ClientError) as missing:
         client.describe_acls(ACLName="no-such-acl")
@@ -235,6 +278,8 @@ def test_describe_clusters_reports_real_nodes(box: Sandbox, engine: str) -> None
         finally:
             client_.close()
 
+    detailed = client.describe_clusters(ShowShardDetails=True)
+    assert _model_problems(client, "DescribeClusters", detailed) == []
     plain = client.describe_clusters(ClusterName="two-by-two")["Clusters"][0]
     assert "Shards" not in plain
     first = client.describe_clusters(MaxResults=1)
