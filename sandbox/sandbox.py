@@ -265,8 +265,9 @@ class Sandbox:
         return user_arn(name)
 
     def secret_document(self, user: str, password: str, **extra: Any) -> dict[str, Any]:
-        extra.setdefault("host", self.redis.host)
-        extra.setdefault("port", self.redis.port)
+        host, port = self.cluster().endpoint
+        extra.setdefault("host", host)
+        extra.setdefault("port", port)
         extra.setdefault("ssl", self.tls_enabled)
         return secret_document(user, password, **extra)
 
@@ -377,6 +378,10 @@ class Sandbox:
     def lag_node(self, node_name: str, seconds: float) -> None:
         """From now on this node gets every password set `seconds` after the user is active."""
         self.topology.lag_node(node_name, seconds)
+
+    def advertise_node(self, node_name: str, address: tuple[str, int] | None) -> None:
+        """MemoryDB reports `address` for this node (e.g. a fault proxy in front of it)."""
+        self.topology.advertise_node(node_name, address)
 
     def accepts_everywhere(self, user: str, password: str) -> dict[str, bool]:
         """node name -> does `AUTH user password` succeed there now, for every node of every

@@ -119,6 +119,8 @@ class NodeHandle:
         self._lock = lock
         self._desired: dict[str, UserSetting] = {}
         """Every user this node should hold: replayed when a stopped node starts again."""
+        self.advertised: tuple[str, int] | None = None
+        """What MemoryDB reports for this node instead of its own address (a proxy before it)."""
 
     def __repr__(self) -> str:
         return f"NodeHandle({self.name!r}, {self.host}:{self.port})"
@@ -134,6 +136,11 @@ class NodeHandle:
     @property
     def running(self) -> bool:
         return self.server.running
+
+    @property
+    def endpoint(self) -> tuple[str, int]:
+        """The address MemoryDB reports: the node's own, or the one advertised for it."""
+        return self.advertised or (self.host, self.port)
 
     def stop(self) -> None:
         """The node goes down; what it misses meanwhile it gets at `start()`."""
@@ -193,8 +200,7 @@ class ClusterHandle:
     @property
     def endpoint(self) -> tuple[str, int]:
         """The cluster endpoint: the first shard's primary (cluster-mode clients find the rest)."""
-        primary = self.shards[0][0]
-        return primary.host, primary.port
+        return self.shards[0][0].endpoint
 
 
 @dataclass(order=True)
@@ -284,6 +290,13 @@ class Topology:
         with self._lock:
             self.node(node_name)
             self._node_lag[node_name] = seconds
+
+    def advertise_node(self, node_name: str, address: tuple[str, int] | None) -> None:
+        """MemoryDB reports `address` as this node's endpoint (and as the cluster endpoint if the
+        node is the first primary) while the node keeps serving on its own port: a fault proxy
+        put there is then an endpoint the function discovers. None reports the node again."""
+        with self._lock:
+            self.node(node_name).advertised = address
 
     def node(self, name: str) -> NodeHandle:
         for cluster in self.clusters.values():
@@ -509,7 +522,10 @@ class Topology:
                             "Status": "available",
                             "AvailabilityZone": f"{self.region}{'abc'[n % 3]}",
                             "CreateTime": utcnow(),
-                            "Endpoint": {"Address": node.host, "Port": node.port},
+                            "Endpoint": {
+                                "Address": node.endpoint[0],
+                                "Port": node.endpoint[1],
+                            },
                         }
                         for n, node in enumerate(shard)
                     ],
@@ -633,6 +649,7 @@ class Topology:
             cluster.acl_name = acl_name
             cluster.tls_enabled = tls
             cluster.availability_mode = "MultiAZ" if cluster.num_replicas_per_shard else "SingleAZ"
+            # to_dict's ClusterEndpoint; describe_clusters reports the live one (cluster_dict).
             host, port = topology.clusters[cluster_name].endpoint
             cluster.cluster_endpoint = {"Address": host, "Port": port}
             cluster.shards = []

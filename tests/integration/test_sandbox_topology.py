@@ -19,6 +19,7 @@ from sandbox import Sandbox
 from sandbox.redis_server import RedisServer
 from sandbox.sandbox import DEFAULT_ACL, DEFAULT_CLUSTER, new_password
 from sandbox.tls import TlsFiles
+from tests.reliability.campaign.proxy import TcpFaultProxy
 
 pytestmark = pytest.mark.integration
 
@@ -470,3 +471,38 @@ def test_a_certificate_from_an_independent_ca_is_not_trusted_by_the_bundle(box: 
         _handshake(foreign, trust=box.tls_files.ca_cert)
     # 19: the server's chain ends in a root the bundle lacks; 20: no issuer in the bundle.
     assert raised.value.verify_code in (19, 20), raised.value.verify_message
+
+
+def test_an_advertised_proxy_is_the_endpoint_memorydb_reports(box: Sandbox) -> None:
+    """A fault proxy in front of a node becomes an endpoint the function discovers, and TLS
+    through it still verifies `localhost`."""
+    password = box.create_user("u")
+    (node,) = box.cluster().nodes
+    with TcpFaultProxy(node.host, node.port) as proxy:
+        box.advertise_node(node.name, ("localhost", proxy.port))
+        (cluster,) = box.memorydb_client.describe_clusters(ShowShardDetails=True)["Clusters"]
+        reported = cluster["Shards"][0]["Nodes"][0]["Endpoint"]
+        document = box.secret_document("u", password)
+        assert box.tls_files is not None
+        through = redis.Redis(
+            host="localhost",
+            port=proxy.port,
+            username="u",
+            password=password,
+            ssl=True,
+            ssl_ca_certs=str(box.tls_files.ca_cert),
+            ssl_check_hostname=True,
+            protocol=2,
+        )
+        try:
+            assert through.ping()
+        finally:
+            through.close()
+        connections = proxy.connections
+
+    assert cluster["ClusterEndpoint"] == {"Address": "localhost", "Port": proxy.port}
+    assert reported == {"Address": "localhost", "Port": proxy.port}
+    assert (document["host"], document["port"]) == ("localhost", proxy.port)
+    assert connections == 1
+    box.advertise_node(node.name, None)
+    assert box.cluster().endpoint == ("localhost", node.port)
