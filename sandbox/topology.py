@@ -21,6 +21,7 @@ import heapq
 import itertools
 import json
 import os
+import re
 import shutil
 import threading
 import time
@@ -49,6 +50,7 @@ ENGINES = {"redis": "redis-server", "valkey": "valkey-server"}
 ENGINE_ENV = "SANDBOX_ENGINE"
 OPEN_ACCESS = "open-access"
 SLOTS = 16384
+_ACL_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9\-]*")
 # The `default` user as MemoryDB creates it: no password, everything allowed, in `open-access`.
 _DEFAULT_ACCESS = "on ~* &* +@all"
 
@@ -58,7 +60,7 @@ class TopologyError(RuntimeError):
 
 
 class ACLNotFoundFault(JsonRESTError):
-    code = 404
+    code = 400
 
     def __init__(self, name: str) -> None:
         super().__init__("ACLNotFoundFault", f"ACL {name} not found.")
@@ -321,6 +323,11 @@ class Topology:
     # -- ACLs -----------------------------------------------------------------------------------
 
     def create_acl(self, backend: MemoryDBBackend, name: str, users: Sequence[str]) -> None:
+        if not _ACL_NAME.fullmatch(name):
+            # botocore's model gives the pattern; the client does not check it, the service does.
+            raise InvalidParameterValueException(
+                "ACLName must begin with a letter and hold only letters, digits and hyphens."
+            )
         with self._lock:
             if name in self.acls:
                 raise ACLAlreadyExistsFault(name)

@@ -200,21 +200,31 @@ def test_acl_membership_is_kept_in_step_with_users(box: Sandbox) -> None:
     client.delete_acl(ACLName="second")
     assert [a["Name"] for a in client.describe_acls()["ACLs"]] == ["open-access", DEFAULT_ACL]
 
-    refusals: dict[str, Callable[[], object]] = {
-        "UserNotFoundFault": lambda: client.update_acl(
-            ACLName=DEFAULT_ACL, UserNamesToAdd=["ghost"]
+    refusals: list[tuple[str, Callable[[], object]]] = [
+        (
+            "UserNotFoundFault",
+            lambda: client.update_acl(ACLName=DEFAULT_ACL, UserNamesToAdd=["ghost"]),
         ),
-        "DuplicateUserNameFault": lambda: client.update_acl(
-            ACLName=DEFAULT_ACL, UserNamesToAdd=["u"]
+        (
+            "DuplicateUserNameFault",
+            lambda: client.update_acl(ACLName=DEFAULT_ACL, UserNamesToAdd=["u"]),
         ),
-        "ACLAlreadyExistsFault": lambda: client.create_acl(ACLName=DEFAULT_ACL),
-        "ACLNotFoundFault": lambda: client.update_acl(ACLName="gone", UserNamesToAdd=["u"]),
-        "InvalidACLStateFault": lambda: client.delete_acl(ACLName=DEFAULT_ACL),
-        "InvalidParameterValueException": lambda: client.update_acl(
-            ACLName="open-access", UserNamesToAdd=["u"]
+        ("ACLAlreadyExistsFault", lambda: client.create_acl(ACLName=DEFAULT_ACL)),
+        (
+            "InvalidParameterValueException",
+            lambda: client.create_acl(ACLName="1-starts-with-a-digit"),
         ),
-    }
-    for code, call in refusals.items():
+        (
+            "ACLNotFoundFault",
+            lambda: client.update_acl(ACLName="gone", UserNamesToAdd=["u"]),
+        ),
+        ("InvalidACLStateFault", lambda: client.delete_acl(ACLName=DEFAULT_ACL)),
+        (
+            "InvalidParameterValueException",
+            lambda: client.update_acl(ACLName="open-access", UserNamesToAdd=["u"]),
+        ),
+    ]
+    for code, call in refusals:
         with pytest.raises(ClientError) as raised:
             call()
         assert _error_code(raised) == code
