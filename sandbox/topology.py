@@ -630,8 +630,6 @@ class Topology:
 
         def create_cluster(backend: MemoryDBBackend, cluster_name: str, **kwargs: Any) -> Any:
             acl_name = kwargs.get("acl_name") or ""
-            with topology._lock:
-                topology._acl(acl_name)
             requested_tls = kwargs.get("tls_enabled")
             tls = topology.tls is not None and requested_tls is not False
             if topology.tls is not None and not tls and acl_name != OPEN_ACCESS:
