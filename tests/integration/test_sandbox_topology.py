@@ -516,3 +516,26 @@ def test_an_advertised_proxy_is_the_endpoint_memorydb_reports(box: Sandbox) -> N
     assert connections == 1
     box.advertise_node(node.name, None)
     assert box.cluster().endpoint == ("localhost", node.port)
+
+
+def test_changing_a_clusters_acl_changes_who_is_on_its_nodes(box: Sandbox) -> None:
+    mine = box.create_user("mine")
+    box.create_acl("theirs-acl")
+    theirs = box.create_user("theirs", acl="theirs-acl")
+    handle = box.create_cluster("c")
+    (node,) = handle.nodes
+    client = box.memorydb_client
+    assert (node.accepts("mine", mine), node.accepts("theirs", theirs)) == (True, False)
+
+    client.update_cluster(ClusterName="c", ACLName="theirs-acl")
+
+    assert (node.accepts("mine", mine), node.accepts("theirs", theirs)) == (False, True)
+    assert client.describe_clusters(ClusterName="c")["Clusters"][0]["ACLName"] == "theirs-acl"
+    assert client.describe_acls(ACLName="theirs-acl")["ACLs"][0]["Clusters"] == ["c"]
+    with pytest.raises(ClientError) as resize:
+        client.update_cluster(ClusterName="c", ReplicaConfiguration={"ReplicaCount": 2})
+    assert _error_code(resize) == "InvalidParameterValueException"
+
+    client.delete_cluster(ClusterName="c")
+    assert not node.running
+    assert list(box.accepts_everywhere("mine", mine)) == [f"{DEFAULT_CLUSTER}-0001-001"]
