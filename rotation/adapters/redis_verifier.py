@@ -127,10 +127,7 @@ def _reason(exc: BaseException) -> str:
     """The cause by exception type, walking redis-py's wrapping to the socket or TLS error."""
     seen: BaseException | None = exc
     while seen is not None:
-        if (
-            isinstance(seen, ssl.SSLCertVerificationError)
-            and seen.verify_code in _NAME_MISMATCH
-        ):
+        if isinstance(seen, ssl.SSLCertVerificationError) and seen.verify_code in _NAME_MISMATCH:
             return "TLS certificate is not for this host name"
         for kind, reason in _REASONS:
             if isinstance(seen, kind):
