@@ -4,22 +4,16 @@ against a real redis-server over TCP and TLS."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import boto3
 import pytest
-import trustme
 from botocore.stub import Stubber
 from pydantic import SecretStr
 
 from rotation import errors
 from rotation.adapters.memorydb import MemoryDBDirectory
-from rotation.adapters.redis_verifier import RedisVerifier
 from rotation.adapters.secrets_manager import SecretsManagerStore
-from rotation.models import Endpoint
 from sandbox import Sandbox
-from sandbox.redis_server import RedisServer, free_port
-from sandbox.tls import TlsFiles
 
 PW1 = "Password-one-0123456789"
 PW2 = "Password-two-0123456789"
@@ -29,7 +23,7 @@ PW3 = "Password-three-0123456"
 @pytest.fixture
 def users(sandbox: Sandbox) -> MemoryDBDirectory:
     sandbox.create_user("app-user", password=PW1)
-    return MemoryDBDirectory(sandbox.memorydb_client)
+    return MemoryDBDirectory(boto3_client=sandbox.memorydb_client)
 
 
 def test_describe_maps_the_user(users: MemoryDBDirectory, sandbox: Sandbox) -> None:
@@ -103,7 +97,9 @@ def test_update_user_request_shape() -> None:
                 "AuthenticationMode": {"Type": "password", "Passwords": [PW1, PW2]},
             },
         )
-        MemoryDBDirectory(client).set_passwords("app-user", [SecretStr(PW1), SecretStr(PW2)])
+        MemoryDBDirectory(boto3_client=client).set_passwords(
+            "app-user", [SecretStr(PW1), SecretStr(PW2)]
+        )
         stub.assert_no_pending_responses()
 
 
@@ -112,7 +108,7 @@ def test_update_user_errors_do_not_carry_the_request() -> None:
     with Stubber(client) as stub:
         stub.add_client_error("update_user", "InvalidParameterValueException", PW1)
         with pytest.raises(errors.AwsCallError) as raised:
-            MemoryDBDirectory(client).set_passwords("app-user", [SecretStr(PW1)])
+            MemoryDBDirectory(boto3_client=client).set_passwords("app-user", [SecretStr(PW1)])
     assert PW1 not in str(raised.value)
     assert raised.value.__cause__ is None
     assert raised.value.__context__ is None
@@ -134,7 +130,9 @@ def test_put_pending_request_shape_with_rotation_token() -> None:
                 "RotationToken": rotation_token,
             },
         )
-        SecretsManagerStore(client).put_pending("arn", token, "{}", SecretStr(rotation_token))
+        SecretsManagerStore(boto3_client=client).put_pending(
+            "arn", token, "{}", SecretStr(rotation_token)
+        )
         stub.assert_no_pending_responses()
 
 
@@ -152,12 +150,12 @@ def test_promote_request_shape() -> None:
                 "RemoveFromVersionId": old,
             },
         )
-        SecretsManagerStore(client).promote("arn", token=new, from_version=old)
+        SecretsManagerStore(boto3_client=client).promote("arn", token=new, from_version=old)
         stub.assert_no_pending_responses()
 
 
 def test_secret_store_round_trip(sandbox: Sandbox) -> None:
-    store = SecretsManagerStore(sandbox.sm_client)
+    store = SecretsManagerStore(boto3_client=sandbox.sm_client)
     arn = sandbox.create_secret("app-user", PW1)
     token = str(uuid.uuid4())
     sandbox.secretsmanager.stage_pending(sandbox.sm_backend, arn, token)
@@ -193,83 +191,3 @@ def test_moving_a_label_without_naming_its_holder_is_refused(sandbox: Sandbox) -
         sandbox.sm_client.update_secret_version_stage(
             SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=token
         )
-
-
-# -- the verifier on a real redis-server -------------------------------------------------------
-
-
-@pytest.fixture
-def plain_redis() -> Iterator[RedisServer]:
-    with RedisServer() as server:
-        server.apply_user("app-user", "on ~* +@all", [PW1])
-        yield server
-
-
-def test_verifier_over_tcp(plain_redis: RedisServer) -> None:
-    verifier = RedisVerifier(timeout_seconds=2)
-    endpoint = Endpoint(plain_redis.host, plain_redis.port, tls=False)
-    assert verifier.authenticates(endpoint, "app-user", SecretStr(PW1))
-    assert not verifier.authenticates(endpoint, "app-user", SecretStr(PW2))
-    assert not verifier.authenticates(endpoint, "nobody", SecretStr(PW1))
-
-
-def test_verifier_accepts_a_user_that_may_not_ping(plain_redis: RedisServer) -> None:
-    plain_redis.apply_user("reader", "on ~app:* +get", [PW2])
-    verifier = RedisVerifier(timeout_seconds=2)
-    endpoint = Endpoint(plain_redis.host, plain_redis.port, tls=False)
-    assert verifier.authenticates(endpoint, "reader", SecretStr(PW2))
-    assert not verifier.authenticates(endpoint, "reader", SecretStr(PW1))
-
-
-def test_verifier_over_tls(tls_files: TlsFiles, other_ca: TlsFiles) -> None:
-    with RedisServer(tls=tls_files) as server:
-        server.apply_user("app-user", "on ~* +@all", [PW1])
-        endpoint = Endpoint(server.host, server.port, tls=True)
-        trusted = RedisVerifier(ca_bundle=tls_files.ca_cert, timeout_seconds=2)
-        assert trusted.authenticates(endpoint, "app-user", SecretStr(PW1))
-        assert not trusted.authenticates(endpoint, "app-user", SecretStr(PW2))
-        for verifier in (
-            RedisVerifier(ca_bundle=other_ca.ca_cert, timeout_seconds=2),
-            RedisVerifier(timeout_seconds=2),  # the system store does not know the test CA
-        ):
-            with pytest.raises(errors.ClusterUnreachableError, match="did not verify"):
-                verifier.authenticates(endpoint, "app-user", SecretStr(PW1))
-
-
-@pytest.fixture(scope="module")
-def localhost_only(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    """A CA and a server certificate for the DNS name `localhost` alone (no IP address in it)."""
-    directory = tmp_path_factory.mktemp("localhost-only")
-    ca = trustme.CA()
-    files = TlsFiles(directory / "ca.pem", directory / "server.pem", directory / "server.key")
-    ca.cert_pem.write_to_path(str(files.ca_cert))
-    server = ca.issue_cert("localhost")
-    server.cert_chain_pems[0].write_to_path(str(files.server_cert))
-    server.private_key_pem.write_to_path(str(files.server_key))
-    return files
-
-
-def test_verifier_checks_the_host_name(localhost_only: TlsFiles) -> None:
-    """One server, one trusted certificate: only the name the verifier connects by differs."""
-    with RedisServer(tls=localhost_only) as server:
-        server.apply_user("app-user", "on ~* +@all", [PW1])
-        verifier = RedisVerifier(ca_bundle=localhost_only.ca_cert, timeout_seconds=2)
-        by_name = Endpoint("localhost", server.port, tls=True)
-        assert verifier.authenticates(by_name, "app-user", SecretStr(PW1))
-
-        # 127.0.0.1 is the very socket `localhost` reached, but the certificate does not name it.
-        by_address = Endpoint("127.0.0.1", server.port, tls=True)
-        with pytest.raises(errors.ClusterUnreachableError) as raised:
-            verifier.authenticates(by_address, "app-user", SecretStr(PW1))
-        assert str(raised.value) == (
-            f"cannot reach 127.0.0.1:{server.port} over TLS (TLS certificate did not verify)"
-        )
-
-
-def test_verifier_reports_a_closed_port() -> None:
-    verifier = RedisVerifier(timeout_seconds=1)
-    with pytest.raises(errors.ClusterUnreachableError, match="connection refused") as raised:
-        verifier.authenticates(
-            Endpoint("127.0.0.1", free_port(), tls=False), "app-user", SecretStr(PW1)
-        )
-    assert PW1 not in str(raised.value)

@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-import boto3
+import botocore.handlers
 import pytest
 
 from rotation.handler import lambda_handler
@@ -96,6 +96,8 @@ def test_password_that_never_reached_the_data_plane_fails_test_secret(
 ) -> None:
     arn, first = _setup(sandbox)
     sandbox.memorydb.lose_next_propagation(USER)
+    # testSecret asks again until its time runs out: a replica may lag behind `active`.
+    sandbox.configure_function(WAIT_TIMEOUT_SECONDS="1")
 
     outcome = sandbox.driver(lambda_handler).rotate(arn)
 
@@ -118,7 +120,8 @@ def test_unreachable_cluster_fails_test_secret(sandbox: Sandbox) -> None:
     driver.invoke(arn, "setSecret", token)
     sandbox.redis.stop()
 
-    with pytest.raises(Exception, match="cannot reach") as raised:
+    sandbox.configure_function(WAIT_TIMEOUT_SECONDS="1")
+    with pytest.raises(Exception, match=r"could not be proven .*connection refused") as raised:
         driver.invoke(arn, "testSecret", token)
 
     assert type(raised.value).__name__ == "ClusterUnreachableError"
@@ -140,6 +143,7 @@ def test_user_busy_modifying_at_the_start(sandbox: Sandbox) -> None:
 
 def test_stale_pending_from_a_failed_rotation(sandbox: Sandbox) -> None:
     arn, first = _setup(sandbox)
+    sandbox.configure_function(WAIT_TIMEOUT_SECONDS="1")
     driver = sandbox.driver(lambda_handler)
     sandbox.memorydb.lose_next_propagation(USER)
     failed = driver.rotate(arn)
@@ -207,7 +211,10 @@ def test_rotate_immediately_false_runs_only_test_secret(sandbox: Sandbox) -> Non
 
 
 def test_cross_account_rotation_token_reaches_put_secret_value_only(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    sandbox: Sandbox,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     arn, _ = _setup(sandbox)
     rotation_token = "rotation-token-" + uuid.uuid4().hex
@@ -217,15 +224,14 @@ def test_cross_account_rotation_token_reaches_put_secret_value_only(
         if rotation_token in json.dumps(params, default=str):
             carried.append(model.name)
 
-    # The function's clients come from boto3's default session, built on its first invocation
-    # (after this hook): every AWS request it makes passes here.
-    events = boto3.DEFAULT_SESSION.events if boto3.DEFAULT_SESSION else None
-    assert events is not None
-    events.register("before-call", before_call, unique_id="test-rotation-token")
-    try:
-        outcome = sandbox.driver(lambda_handler).rotate(arn, rotation_token=rotation_token)
-    finally:
-        events.unregister("before-call", unique_id="test-rotation-token")
+    # Every botocore session made from now on (the function builds its own on its first
+    # invocation) registers this hook: every AWS request the rotation makes passes here.
+    monkeypatch.setattr(
+        botocore.handlers,
+        "BUILTIN_HANDLERS",
+        [*botocore.handlers.BUILTIN_HANDLERS, ("before-call", before_call)],
+    )
+    outcome = sandbox.driver(lambda_handler).rotate(arn, rotation_token=rotation_token)
 
     assert outcome.succeeded, outcome.last_error
     assert carried == ["PutSecretValue"]
@@ -262,15 +268,17 @@ def test_tls_refuses_a_server_whose_certificate_does_not_verify(
     assert tls_sandbox.authenticates(USER, first)
 
 
-def test_tls_secret_against_a_plaintext_server_never_falls_back(sandbox: Sandbox) -> None:
+def test_a_secret_saying_ssl_false_is_refused_before_any_connection(sandbox: Sandbox) -> None:
     password = sandbox.create_user(USER)
-    arn = sandbox.create_secret(USER, password, ssl=True)
+    arn = sandbox.create_secret(USER, password, ssl=False)
 
     outcome = sandbox.driver(lambda_handler, step_attempts=1).rotate(arn)
 
     assert not outcome.succeeded
     assert outcome.failed_step == "createSecret"
-    assert "cannot reach" in (outcome.last_error.error or "") if outcome.last_error else False
+    assert outcome.last_error is not None
+    assert outcome.last_error.error_type == "EndpointRefusedError"
+    assert "'ssl' in the secret disagrees" in (outcome.last_error.error or "")
     assert sandbox.memorydb.calls.count("UpdateUser") == 0
 
 
