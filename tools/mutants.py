@@ -132,9 +132,7 @@ CATALOGUE: tuple[Mutant, ...] = (
     m("endpoint-any-host", "guard", ROTATOR, "_check_endpoints",
       "if serving is None:", "if False:", "accept a host no cluster of the user serves"),
     m("endpoint-ssl-mismatch", "guard", ROTATOR, "_check_endpoints",
-      "if creds.ssl != serving.tls:", "if False:", "accept ssl that disagrees with the cluster",
-      equivalent="a cluster reaching this line has TLS (checked just above) and `ssl: false` "
-      "never reaches the data plane (the verifier refuses plaintext); only the message differs"),
+      "if creds.ssl != serving.tls:", "if False:", "accept ssl that disagrees with the cluster"),
     m("pair-identity-unchecked", "guard", ROTATOR, "Rotator._check_pair",
       "if any(getattr(current, name) != getattr(pending, name) for name in identity):",
       "if False:", "accept a pending version of another user or endpoint"),
