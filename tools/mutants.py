@@ -628,7 +628,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--root", type=Path, default=ROOT, help="another checkout (a git work tree) to mutate"
     )
+    parser.add_argument(
+        "--integration",
+        nargs="+",
+        default=list(SUITES["integration"]),
+        metavar="PATH",
+        help="test files or folders that make the integration suite (default: tests/integration)",
+    )
     args = parser.parse_args(argv)
+    SUITES["integration"] = tuple(args.integration)
     _set_root(args.root.resolve())
     # A terminated run still removes its copies of the repository.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
