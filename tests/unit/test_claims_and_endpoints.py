@@ -60,15 +60,3 @@ def test_a_refusal_beside_an_unreachable_node_is_a_password_problem(world: World
         world.run(Step.TEST, wait_timeout_seconds=2)
     assert AWSCURRENT in world.store.versions[CURRENT_VERSION]
 
-
-@pytest.mark.parametrize("step", [Step.CREATE, Step.SET])
-def test_a_secret_that_says_no_tls_for_a_tls_cluster_is_refused(world: World, step: Step) -> None:
-    world.store.values[CURRENT_VERSION] = json.dumps(secret_document(ssl=False))
-    if step is Step.SET:
-        world.store.values[TOKEN] = json.dumps(
-            secret_document(ssl=False, password="Pending-password-0123456789")
-        )
-
-    with pytest.raises(errors.EndpointRefusedError, match="'ssl' in the secret disagrees"):
-        world.run(step)
-    assert (world.users.writes, world.store.writes) == (0, [])
