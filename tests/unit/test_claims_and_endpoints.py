@@ -59,4 +59,3 @@ def test_a_refusal_beside_an_unreachable_node_is_a_password_problem(world: World
     with pytest.raises(errors.PendingPasswordRejectedError, match="refused on c1/c1-0002-001"):
         world.run(Step.TEST, wait_timeout_seconds=2)
     assert AWSCURRENT in world.store.versions[CURRENT_VERSION]
-
