@@ -9,6 +9,11 @@ ThreadedMotoServer. Prints one JSON line with the endpoint, then answers JSON-li
 loopback control port for what Secrets Manager itself does around a rotation (stage the empty
 AWSPENDING version, remove it after finishSecret) and for the calls it served. Passwords are
 never printed or sent over the control port.
+
+    python -m bench.server --propagation-delay D --nodes 20
+
+serves a hand-built topology instead (bench.node_topology): the user in one ACL whose one cluster
+has 20 nodes, each a TLS redis-server, discovered through DescribeACLs and DescribeClusters.
 """
 
 from __future__ import annotations
@@ -20,15 +25,58 @@ import socketserver
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from sandbox.redis_server import RedisServer
+    from sandbox.tls import TlsFiles
 
 USER = "bench-user"
+
+
+@contextmanager
+def _servers(count: int, tls: TlsFiles) -> Iterator[list[RedisServer]]:
+    """`count` TLS redis-servers, started in parallel, stopped on exit."""
+    from sandbox.redis_server import RedisServer
+
+    with ExitStack() as stack:
+        servers = [RedisServer(tls=tls) for _ in range(count)]
+        for server in servers:
+            stack.callback(server.stop)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(lambda server: server.start(), servers))
+        yield servers
+
+
+@contextmanager
+def _counting_actions() -> Iterator[list[str]]:
+    """Every AWS action moto serves, by name, in order (what the function asked for)."""
+    from moto.core.responses import BaseResponse
+
+    actions: list[str] = []
+    original = BaseResponse.call_action
+
+    def call_action(response: BaseResponse) -> Any:
+        actions.append(response._get_action())
+        return original(response)
+
+    BaseResponse.call_action = call_action  # type: ignore[method-assign,assignment]
+    try:
+        yield actions
+    finally:
+        BaseResponse.call_action = original  # type: ignore[method-assign]
 
 
 def main(argv: list[str]) -> int:  # noqa: PLR0915 - one start-up sequence, read top to bottom
     parser = argparse.ArgumentParser()
     parser.add_argument("--propagation-delay", type=float, default=0.5)
+    parser.add_argument(
+        "--nodes", type=int, default=0, help="serve a hand-built cluster of this many nodes"
+    )
     args = parser.parse_args(argv)
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -39,93 +87,110 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - one start-up sequence, read
         os.environ[name] = value
 
     import boto3
+    from moto.memorydb.models import memorydb_backends
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
     from moto.secretsmanager.models import secretsmanager_backends
 
+    from bench.node_topology import FanOut, served
     from sandbox.memorydb import FaithfulMemoryDB
-    from sandbox.redis_server import RedisServer, free_port
+    from sandbox.redis_server import free_port
     from sandbox.sandbox import ACCOUNT, LAMBDA_ARN, REGION, seed_rotatable_secret
     from sandbox.secretsmanager import StrictSecretsManager
     from sandbox.tls import make_tls_files
 
-    with tempfile.TemporaryDirectory(prefix="bench-server-") as workdir:
+    with tempfile.TemporaryDirectory(prefix="bench-server-") as workdir, ExitStack() as stack:
         tls = make_tls_files(Path(workdir))
-        with RedisServer(tls=tls) as data_plane:
-            memorydb = FaithfulMemoryDB(data_plane, propagation_delay=args.propagation_delay)
-            strict_sm = StrictSecretsManager()
-            with memorydb.patched(), strict_sm.patched():
-                port = free_port()
-                server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-                server.start()
-                endpoint = f"http://127.0.0.1:{port}"
-                try:
-                    mdb = boto3.client("memorydb", region_name=REGION, endpoint_url=endpoint)
-                    sm = boto3.client("secretsmanager", region_name=REGION, endpoint_url=endpoint)
-                    arn, _password = seed_rotatable_secret(
-                        mdb,
-                        sm,
-                        USER,
-                        name=f"memorydb/{USER}",
-                        host=data_plane.host,
-                        port=data_plane.port,
-                        ssl=True,
-                    )
-                    backend = secretsmanager_backends[ACCOUNT][REGION]
-                    strict_sm.enable_rotation(backend, arn, LAMBDA_ARN)
-                    memorydb.calls.clear()
-                    strict_sm.calls.clear()
+        nodes = stack.enter_context(_servers(max(1, args.nodes), tls))
+        # FanOut is what FaithfulMemoryDB uses of a RedisServer: apply_user and delete_user.
+        data_plane = cast("RedisServer", FanOut(nodes)) if args.nodes else nodes[0]
+        memorydb = FaithfulMemoryDB(data_plane, propagation_delay=args.propagation_delay)
+        strict_sm = StrictSecretsManager()
+        stack.enter_context(memorydb.patched())
+        stack.enter_context(strict_sm.patched())
+        actions = stack.enter_context(_counting_actions())
+        port = free_port()
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        stack.callback(server.stop)
+        endpoint = f"http://127.0.0.1:{port}"
+        mdb = boto3.client("memorydb", region_name=REGION, endpoint_url=endpoint)
+        sm = boto3.client("secretsmanager", region_name=REGION, endpoint_url=endpoint)
+        arn, _password = seed_rotatable_secret(
+            mdb,
+            sm,
+            USER,
+            name=f"memorydb/{USER}",
+            host=nodes[0].host,
+            port=nodes[0].port,
+            ssl=True,
+        )
+        if args.nodes:
+            stack.enter_context(
+                served(
+                    memorydb_backends[ACCOUNT][REGION], USER, nodes, account=ACCOUNT, region=REGION
+                )
+            )
+        backend = secretsmanager_backends[ACCOUNT][REGION]
+        strict_sm.enable_rotation(backend, arn, LAMBDA_ARN)
+        memorydb.calls.clear()
+        strict_sm.calls.clear()
+        actions.clear()
 
-                    def handle(command: dict[str, Any]) -> dict[str, Any]:
-                        op = command.get("op")
-                        if op == "stage":
-                            strict_sm.stage_pending(backend, arn, command["token"])
-                        elif op == "finish":
-                            strict_sm.finish_rotation(backend, arn, command["token"])
-                        elif op == "settle":
-                            memorydb.settle()
-                        elif op == "calls":
-                            served = {
-                                "memorydb": list(memorydb.calls),
-                                "secretsmanager": list(strict_sm.calls),
-                            }
-                            memorydb.calls.clear()
-                            strict_sm.calls.clear()
-                            return served
-                        elif op != "quit":
-                            return {"error": f"unknown op {op!r}"}
-                        return {"ok": True}
+        def handle(command: dict[str, Any]) -> Any:
+            op = command.get("op")
+            if op == "stage":
+                strict_sm.stage_pending(backend, arn, command["token"])
+            elif op == "finish":
+                strict_sm.finish_rotation(backend, arn, command["token"])
+            elif op == "settle":
+                memorydb.settle()
+            elif op == "calls":
+                served_calls = {
+                    "memorydb": list(memorydb.calls),
+                    "secretsmanager": list(strict_sm.calls),
+                }
+                memorydb.calls.clear()
+                strict_sm.calls.clear()
+                return served_calls
+            elif op == "actions":
+                # Every action moto served since the last ask, any service, by name.
+                served_actions = list(actions)
+                actions.clear()
+                return served_actions
+            elif op != "quit":
+                return {"error": f"unknown op {op!r}"}
+            return {"ok": True}
 
-                    done = threading.Event()
+        done = threading.Event()
 
-                    class Control(socketserver.StreamRequestHandler):
-                        def handle(self) -> None:
-                            for raw in self.rfile:
-                                command = json.loads(raw)
-                                reply = handle(command)
-                                self.wfile.write(json.dumps(reply).encode() + b"\n")
-                                self.wfile.flush()
-                                if command.get("op") == "quit":
-                                    done.set()
-                                    return
+        class Control(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                for raw in self.rfile:
+                    command = json.loads(raw)
+                    reply = handle(command)
+                    self.wfile.write(json.dumps(reply).encode() + b"\n")
+                    self.wfile.flush()
+                    if command.get("op") == "quit":
+                        done.set()
+                        return
 
-                    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Control) as control:
-                        threading.Thread(target=control.serve_forever, daemon=True).start()
-                        print(
-                            json.dumps(
-                                {
-                                    "endpoint": endpoint,
-                                    "control_port": control.server_address[1],
-                                    "secret_arn": arn,
-                                    "ca_bundle": str(tls.ca_cert),
-                                    "pid": os.getpid(),
-                                }
-                            ),
-                            flush=True,
-                        )
-                        done.wait()
-                        control.shutdown()
-                finally:
-                    server.stop()
+        with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Control) as control:
+            threading.Thread(target=control.serve_forever, daemon=True).start()
+            print(
+                json.dumps(
+                    {
+                        "endpoint": endpoint,
+                        "control_port": control.server_address[1],
+                        "secret_arn": arn,
+                        "ca_bundle": str(tls.ca_cert),
+                        "nodes": len(nodes),
+                        "pid": os.getpid(),
+                    }
+                ),
+                flush=True,
+            )
+            done.wait()
+            control.shutdown()
     return 0
 
 

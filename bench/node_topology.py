@@ -1,0 +1,110 @@
+"""A hand-built MemoryDB topology for the every-node memory benchmark, served by moto.
+
+moto 5.2.5 has no ACL API and invents node endpoints (docs/decisions.md, discovery). Until the
+sandbox's own topology serves ACLs and clusters, this gives moto exactly what the function's
+discovery reads: the user's `ACLNames`, one ACL holding the user and naming one cluster, and that
+cluster with `shards x 2` nodes whose endpoints are the benchmark's real TLS redis-servers. The
+function discovers them through DescribeUsers -> DescribeACLs -> DescribeClusters like any other
+topology, so its calls and its memory are what a 20-node cluster costs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.memorydb.models import MemoryDBBackend
+from moto.memorydb.responses import MemoryDBResponse
+
+from sandbox.redis_server import RedisServer
+
+ACL = "bench-acl"
+CLUSTER = "bench-cluster"
+NODES_PER_SHARD = 2
+
+
+class FanOut:
+    """The data plane FaithfulMemoryDB propagates to: every node gets the user's set."""
+
+    def __init__(self, servers: Sequence[RedisServer]) -> None:
+        self.servers = list(servers)
+
+    def apply_user(self, name: str, access_string: str, passwords: Sequence[str]) -> None:
+        for server in self.servers:
+            server.apply_user(name, access_string, passwords)
+
+    def delete_user(self, name: str) -> None:
+        for server in self.servers:
+            server.delete_user(name)
+
+
+def cluster_description(
+    servers: Sequence[RedisServer], *, account: str, region: str
+) -> dict[str, Any]:
+    """DescribeClusters' entry for CLUSTER with shard details: consecutive servers form a shard
+    (a primary and its replica); the first server is also the cluster endpoint."""
+    shards = []
+    for index in range(0, len(servers), NODES_PER_SHARD):
+        shard = f"{index // NODES_PER_SHARD + 1:04d}"
+        shards.append(
+            {
+                "Name": shard,
+                "Status": "available",
+                "NumberOfNodes": len(servers[index : index + NODES_PER_SHARD]),
+                "Nodes": [
+                    {
+                        "Name": f"{CLUSTER}-{shard}-{offset + 1:03d}",
+                        "Status": "available",
+                        "Endpoint": {"Address": server.host, "Port": server.port},
+                    }
+                    for offset, server in enumerate(servers[index : index + NODES_PER_SHARD])
+                ],
+            }
+        )
+    return {
+        "Name": CLUSTER,
+        "Status": "available",
+        "ACLName": ACL,
+        "TLSEnabled": True,
+        "NumberOfShards": len(shards),
+        "ClusterEndpoint": {"Address": servers[0].host, "Port": servers[0].port},
+        "ARN": f"arn:aws:memorydb:{region}:{account}:cluster/{CLUSTER}",
+        "Shards": shards,
+    }
+
+
+@contextmanager
+def served(
+    backend: MemoryDBBackend,
+    user: str,
+    servers: Sequence[RedisServer],
+    *,
+    account: str,
+    region: str,
+) -> Iterator[None]:
+    """While open, moto answers DescribeACLs and DescribeClusters with the hand-built topology
+    and the user sits in ACL."""
+    backend.users[user].acl_names = [ACL]
+    cluster = cluster_description(servers, account=account, region=region)
+    acl = {"Name": ACL, "Status": "active", "UserNames": [user], "Clusters": [CLUSTER]}
+    original = MemoryDBResponse.describe_clusters
+
+    def describe_acls(response: MemoryDBResponse) -> ActionResult:
+        wanted = json.loads(response.body).get("ACLName")
+        return ActionResult({"ACLs": [acl] if wanted in (None, ACL) else []})
+
+    def describe_clusters(response: MemoryDBResponse) -> ActionResult:
+        wanted = json.loads(response.body).get("ClusterName")
+        return ActionResult({"Clusters": [cluster] if wanted in (None, CLUSTER) else []})
+
+    # moto looks the action up by camelcase_to_underscores("DescribeACLs").
+    MemoryDBResponse.describe_ac_ls = describe_acls  # type: ignore[attr-defined]
+    MemoryDBResponse.describe_clusters = describe_clusters  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        del MemoryDBResponse.describe_ac_ls  # type: ignore[attr-defined]
+        MemoryDBResponse.describe_clusters = original  # type: ignore[method-assign]
