@@ -20,10 +20,27 @@ import json
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 _CHUNK = 65536
+
+
+class Reader(Protocol):
+    """What `pipe` uses of an asyncio.StreamReader."""
+
+    async def read(self, n: int) -> bytes: ...
+
+
+class Writer(Protocol):
+    """What `pipe` uses of an asyncio.StreamWriter."""
+
+    def write(self, data: bytes) -> None: ...
+
+    async def drain(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class DelayProxy:
@@ -90,7 +107,7 @@ class DelayProxy:
             client_writer.close()
             upstream_writer.close()
 
-    async def pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def pipe(self, reader: Reader, writer: Writer) -> None:
         """Copy reader to writer, each chunk released one_way seconds after it was read; EOF is
         delayed like data, then closes the writer."""
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from moto.core.responses import ActionResult
 from moto.memorydb.models import MemoryDBBackend
@@ -24,6 +24,11 @@ from sandbox.redis_server import RedisServer
 ACL = "bench-acl"
 CLUSTER = "bench-cluster"
 NODES_PER_SHARD = 2
+
+
+class Listening(Protocol):
+    host: str
+    port: int
 
 
 class FanOut:
@@ -42,7 +47,7 @@ class FanOut:
 
 
 def cluster_description(
-    servers: Sequence[RedisServer], *, account: str, region: str
+    servers: Sequence[Listening], *, account: str, region: str
 ) -> dict[str, Any]:
     """DescribeClusters' entry for CLUSTER with shard details: consecutive servers form a shard
     (a primary and its replica); the first server is also the cluster endpoint."""
