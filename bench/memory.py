@@ -124,7 +124,8 @@ def baseline_kb() -> int:
 
 
 def measure(propagation_delay: float = 0.5) -> Figure:
-    with RemoteAws(propagation_delay) as server:
+    # One node, discovered as MemoryDB would report it: the function refuses a user on no cluster.
+    with RemoteAws(propagation_delay, nodes=1) as server:
         result = rotate_remotely(server)
     base_mb = baseline_kb() / 1024
     peak_mb = result["maxrss_kb"] / 1024
