@@ -75,7 +75,7 @@ def calls(delay: float) -> dict[str, Any]:
     """AWS calls of one rotation, per step, seen by botocore in the function's process."""
     log = CallLog()
     with Sandbox(tls=True, propagation_delay=delay) as sandbox:
-        log.install()  # after mock_aws started: it replaces boto3's default session
+        log.install()
         arn, handler = _prepare(sandbox)
 
         def counted(event: dict[str, Any], context: Any) -> Any:
