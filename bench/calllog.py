@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,3 +111,23 @@ class CallLog:
             target.calls.update(invocation.calls)
             target.repeated.update(invocation.repeated)
         return merged
+
+
+@contextmanager
+def served_actions() -> Iterator[list[str]]:
+    """Every AWS action moto serves in this process while open, by name, in order: what was
+    asked of AWS, retries included, whoever asked. Only names are kept."""
+    from moto.core.responses import BaseResponse
+
+    actions: list[str] = []
+    original = BaseResponse.call_action
+
+    def call_action(response: BaseResponse) -> Any:
+        actions.append(response._get_action())
+        return original(response)
+
+    BaseResponse.call_action = call_action  # type: ignore[method-assign,assignment]
+    try:
+        yield actions
+    finally:
+        BaseResponse.call_action = original  # type: ignore[method-assign]

@@ -52,25 +52,6 @@ def _servers(count: int, tls: TlsFiles) -> Iterator[list[RedisServer]]:
         yield servers
 
 
-@contextmanager
-def _counting_actions() -> Iterator[list[str]]:
-    """Every AWS action moto serves, by name, in order (what the function asked for)."""
-    from moto.core.responses import BaseResponse
-
-    actions: list[str] = []
-    original = BaseResponse.call_action
-
-    def call_action(response: BaseResponse) -> Any:
-        actions.append(response._get_action())
-        return original(response)
-
-    BaseResponse.call_action = call_action  # type: ignore[method-assign,assignment]
-    try:
-        yield actions
-    finally:
-        BaseResponse.call_action = original  # type: ignore[method-assign]
-
-
 def main(argv: list[str]) -> int:  # noqa: PLR0915 - one start-up sequence, read top to bottom
     parser = argparse.ArgumentParser()
     parser.add_argument("--propagation-delay", type=float, default=0.5)
@@ -91,6 +72,7 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - one start-up sequence, read
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
     from moto.secretsmanager.models import secretsmanager_backends
 
+    from bench.calllog import served_actions
     from bench.node_topology import FanOut, served
     from sandbox.memorydb import FaithfulMemoryDB
     from sandbox.redis_server import free_port
@@ -107,7 +89,7 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - one start-up sequence, read
         strict_sm = StrictSecretsManager()
         stack.enter_context(memorydb.patched())
         stack.enter_context(strict_sm.patched())
-        actions = stack.enter_context(_counting_actions())
+        actions = stack.enter_context(served_actions())
         port = free_port()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
