@@ -7,8 +7,8 @@ Manager patches (passwords kept, `modifying` for D seconds after each update, th
 pushed to redis-server when the user turns active) and serves moto over HTTP on loopback with
 ThreadedMotoServer. Prints one JSON line with the endpoint, then answers JSON-line commands on a
 loopback control port for what Secrets Manager itself does around a rotation (stage the empty
-AWSPENDING version, remove it after finishSecret) and for the calls it served. Passwords are
-never printed or sent over the control port.
+AWSPENDING version, remove it after finishSecret) and for the names of the AWS actions it served
+since the last ask (`actions`). Passwords are never printed or sent over the control port.
 
     python -m bench.server --propagation-delay D --nodes 20
 
@@ -114,8 +114,6 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - one start-up sequence, read
             )
         backend = secretsmanager_backends[ACCOUNT][REGION]
         strict_sm.enable_rotation(backend, arn, LAMBDA_ARN)
-        memorydb.calls.clear()
-        strict_sm.calls.clear()
         actions.clear()
 
         def handle(command: dict[str, Any]) -> Any:
@@ -126,14 +124,6 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - one start-up sequence, read
                 strict_sm.finish_rotation(backend, arn, command["token"])
             elif op == "settle":
                 memorydb.settle()
-            elif op == "calls":
-                served_calls = {
-                    "memorydb": list(memorydb.calls),
-                    "secretsmanager": list(strict_sm.calls),
-                }
-                memorydb.calls.clear()
-                strict_sm.calls.clear()
-                return served_calls
             elif op == "actions":
                 # Every action moto served since the last ask, any service, by name.
                 served_actions = list(actions)
