@@ -119,21 +119,14 @@ def alternate(
 def node_fleet(count: int, workdir: Path, password: str) -> Iterator[tuple[list[Endpoint], Path]]:
     """`count` TLS redis-servers on loopback holding USER with `password`; their endpoints and
     the CA bundle that verifies them."""
-    from sandbox.redis_server import RedisServer
+    from bench.node_topology import running_servers
     from sandbox.tls import make_tls_files
 
     tls = make_tls_files(workdir)
-    servers = [RedisServer(tls=tls) for _ in range(count)]
-    started: list[RedisServer] = []
-    try:
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            started.extend(pool.map(lambda server: server.start(), servers))
-        for server in started:
-            server.apply_user(USER, "on ~* +@all", [password])
-        yield [Endpoint(server.host, server.port, tls=True) for server in started], tls.ca_cert
-    finally:
+    with running_servers(count, tls) as servers:
         for server in servers:
-            server.stop()
+            server.apply_user(USER, "on ~* +@all", [password])
+        yield [Endpoint(server.host, server.port, tls=True) for server in servers], tls.ca_cert
 
 
 @contextmanager

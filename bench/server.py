@@ -25,31 +25,11 @@ import socketserver
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
-
-if TYPE_CHECKING:
-    from sandbox.redis_server import RedisServer
-    from sandbox.tls import TlsFiles
+from typing import Any
 
 USER = "bench-user"
-
-
-@contextmanager
-def _servers(count: int, tls: TlsFiles) -> Iterator[list[RedisServer]]:
-    """`count` TLS redis-servers, started in parallel, stopped on exit."""
-    from sandbox.redis_server import RedisServer
-
-    with ExitStack() as stack:
-        servers = [RedisServer(tls=tls) for _ in range(count)]
-        for server in servers:
-            stack.callback(server.stop)
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(lambda server: server.start(), servers))
-        yield servers
 
 
 def main(argv: list[str]) -> int:  # noqa: PLR0915 - one start-up sequence, read top to bottom
@@ -73,8 +53,8 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - one start-up sequence, read
     from moto.secretsmanager.models import secretsmanager_backends
 
     from bench.calllog import served_actions
-    from bench.node_topology import FanOut, served
-    from sandbox.memorydb import FaithfulMemoryDB
+    from bench.node_topology import FanOut, running_servers, served
+    from sandbox.memorydb import DataPlane, FaithfulMemoryDB
     from sandbox.redis_server import free_port
     from sandbox.sandbox import ACCOUNT, LAMBDA_ARN, REGION, seed_rotatable_secret
     from sandbox.secretsmanager import StrictSecretsManager
@@ -82,9 +62,8 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - one start-up sequence, read
 
     with tempfile.TemporaryDirectory(prefix="bench-server-") as workdir, ExitStack() as stack:
         tls = make_tls_files(Path(workdir))
-        nodes = stack.enter_context(_servers(max(1, args.nodes), tls))
-        # FanOut is what FaithfulMemoryDB uses of a RedisServer: apply_user and delete_user.
-        data_plane = cast("RedisServer", FanOut(nodes)) if args.nodes else nodes[0]
+        nodes = stack.enter_context(running_servers(max(1, args.nodes), tls))
+        data_plane: DataPlane = FanOut(nodes) if args.nodes else nodes[0]
         memorydb = FaithfulMemoryDB(data_plane, propagation_delay=args.propagation_delay)
         strict_sm = StrictSecretsManager()
         stack.enter_context(memorydb.patched())

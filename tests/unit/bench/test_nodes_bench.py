@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 
+from bench import node_topology
 from bench.delay_proxy import DelayProxy
 from bench.figures import node_figures, node_rotation_figures
 from bench.node_topology import ACL, CLUSTER, cluster_description
 from bench.nodes import alternate, auth_command
+from sandbox.redis_server import RedisServerError
 
 # -- the delay line ---------------------------------------------------------------------------
 
@@ -272,3 +274,56 @@ def test_a_failed_rotation_fails_memory_and_calls() -> None:
     assert figures[0].passed is False
     assert "FAILED" in figures[0].value
     assert figures[-1].passed is False
+
+
+class FlakyServer:
+    """A server whose first `fails` starts find their port taken."""
+
+    fails = 0
+    made: list[FlakyServer] = []  # noqa: RUF012 - the test's record of every server made
+
+    def __init__(self, *, tls: Any) -> None:
+        self.stopped = False
+        self.started = False
+        FlakyServer.made.append(self)
+
+    def start(self) -> FlakyServer:
+        if FlakyServer.fails > 0:
+            FlakyServer.fails -= 1
+            raise RedisServerError("redis-server exited at start")
+        self.started = True
+        return self
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+@pytest.fixture
+def flaky(monkeypatch: pytest.MonkeyPatch) -> type[FlakyServer]:
+    monkeypatch.setattr(node_topology, "RedisServer", FlakyServer)
+    FlakyServer.made = []
+    return FlakyServer
+
+
+def test_a_server_whose_port_was_taken_is_started_again_on_another(
+    flaky: type[FlakyServer],
+) -> None:
+    flaky.fails = 2
+    with node_topology.running_servers(1, tls=None) as servers:  # type: ignore[arg-type]
+        assert len(servers) == 1
+        assert servers[0].started  # type: ignore[attr-defined]
+    assert len(flaky.made) == 3
+    assert all(server.stopped for server in flaky.made)
+
+
+def test_servers_that_never_start_fail_after_the_last_attempt_and_are_all_stopped(
+    flaky: type[FlakyServer],
+) -> None:
+    flaky.fails = 1000
+    with (
+        pytest.raises(RedisServerError),
+        node_topology.running_servers(2, tls=None),  # type: ignore[arg-type]
+    ):
+        pass
+    assert len(flaky.made) == 2 * node_topology.START_ATTEMPTS
+    assert all(server.stopped for server in flaky.made)
