@@ -2,10 +2,11 @@
 
 moto 5.2.5 has no ACL API and invents node endpoints (docs/decisions.md, discovery). bench.server
 runs moto over HTTP in its own process, not the in-process sandbox (sandbox/topology.py), so this
-gives that moto exactly what the function's discovery reads: the user's `ACLNames`, one ACL holding the user and naming one cluster, and that
-cluster with `shards x 2` nodes whose endpoints are the benchmark's real TLS redis-servers. The
-function discovers them through DescribeUsers -> DescribeACLs -> DescribeClusters like any other
-topology, so its calls and its memory are what a 20-node cluster costs.
+gives that moto exactly what the function's discovery reads: the user's `ACLNames`, one ACL
+holding the user and naming one cluster, and that cluster with `shards x 2` nodes whose endpoints
+are the benchmark's real TLS redis-servers. The function discovers them through DescribeUsers ->
+DescribeACLs -> DescribeClusters like any other topology, so its calls and its memory are what a
+20-node cluster costs.
 """
 
 from __future__ import annotations
