@@ -84,6 +84,8 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - one start-up sequence, read
             host=nodes[0].host,
             port=nodes[0].port,
             ssl=True,
+            # No sandbox ACL here: bench.node_topology puts the user in its own.
+            acl=None,
         )
         if args.nodes:
             stack.enter_context(
