@@ -6,6 +6,7 @@ import json
 import uuid
 from typing import Any
 
+import boto3
 import botocore.handlers
 import pytest
 
@@ -224,14 +225,20 @@ def test_cross_account_rotation_token_reaches_put_secret_value_only(
         if rotation_token in json.dumps(params, default=str):
             carried.append(model.name)
 
-    # Every botocore session made from now on (the function builds its own on its first
-    # invocation) registers this hook: every AWS request the rotation makes passes here.
+    # The function's clients are built on its first invocation, after this: from boto3's default
+    # session, or from a session of their own, which registers botocore's built-in handlers.
+    # Either way every AWS request the rotation makes passes through `before_call`.
     monkeypatch.setattr(
         botocore.handlers,
         "BUILTIN_HANDLERS",
         [*botocore.handlers.BUILTIN_HANDLERS, ("before-call", before_call)],
     )
-    outcome = sandbox.driver(lambda_handler).rotate(arn, rotation_token=rotation_token)
+    default_session = boto3._get_default_session()
+    default_session.events.register("before-call", before_call, unique_id="rotation-token-test")
+    try:
+        outcome = sandbox.driver(lambda_handler).rotate(arn, rotation_token=rotation_token)
+    finally:
+        default_session.events.unregister("before-call", unique_id="rotation-token-test")
 
     assert outcome.succeeded, outcome.last_error
     assert carried == ["PutSecretValue"]
