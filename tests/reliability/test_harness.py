@@ -103,11 +103,14 @@ def test_the_proxy_breaks_exactly_the_planned_connection(sandbox: Sandbox, fault
         proxy.plan((1, fault))  # type: ignore[arg-type]
 
         def auth() -> bool:
+            assert sandbox.tls_files is not None
             client = redis.Redis(
-                host=proxy.host,
+                host="localhost",  # the certificate's name; the proxy listens on 127.0.0.1
                 port=proxy.port,
                 username="proxied",
                 password=password,
+                ssl=True,
+                ssl_ca_certs=str(sandbox.tls_files.ca_cert),
                 protocol=2,
                 socket_timeout=2,
                 retry=Retry(NoBackoff(), 0),

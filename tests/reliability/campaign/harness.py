@@ -79,6 +79,9 @@ class Harness:
     def __enter__(self) -> Harness:
         self._stack.enter_context(self.injector.installed())
         self._stack.enter_context(self.proxy)
+        node = self.sandbox.cluster().nodes[0]
+        self.sandbox.advertise_node(node.name, ("localhost", self.proxy.port))
+        self._stack.callback(self.sandbox.advertise_node, node.name, None)
         self._stack.enter_context(self._verifier_checks())
         self._stack.callback(self.oracle.close)
         self.injector.after_attempt = self._check
@@ -93,7 +96,7 @@ class Harness:
         """A fresh user (reached through the fault proxy) and its secret: (arn, user)."""
         user = f"{prefix}-{next(_USER_NUMBERS):04d}"
         password = self.sandbox.create_user(user)
-        document = self.sandbox.secret_document(user, password, port=self.proxy.port, **extra)
+        document = self.sandbox.secret_document(user, password, **extra)
         return self.sandbox.create_secret(user, password, document=document), user
 
     def driver(self, run: RotationRun, **options: Any) -> RotationDriver:

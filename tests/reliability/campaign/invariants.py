@@ -36,9 +36,20 @@ class Oracle:
     def _connection(self) -> redis.Connection:
         conn: redis.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = redis.Connection(  # type: ignore[no-untyped-call]
-                host=self._server.host, port=self._server.port, socket_timeout=5, protocol=2
-            )
+            tls = self._server.tls
+            if tls is not None:
+                conn = redis.SSLConnection(
+                    host=self._server.host,
+                    port=self._server.port,
+                    socket_timeout=5,
+                    protocol=2,
+                    ssl_ca_certs=str(tls.ca_cert),
+                    ssl_check_hostname=False,
+                )
+            else:
+                conn = redis.Connection(  # type: ignore[no-untyped-call]
+                    host=self._server.host, port=self._server.port, socket_timeout=5, protocol=2
+                )
             conn.connect()  # type: ignore[no-untyped-call]
             self._local.conn = conn
         return conn

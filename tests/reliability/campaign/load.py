@@ -23,11 +23,13 @@ import json
 import logging
 import os
 import random
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -42,7 +44,7 @@ from werkzeug.serving import make_server
 
 from sandbox.driver import RotationDriver, RotationOutcome
 from sandbox.memorydb import FaithfulMemoryDB
-from sandbox.redis_server import RedisServer, free_port
+from sandbox.redis_server import free_port
 from sandbox.sandbox import (
     ACCOUNT,
     FAST_WAITS,
@@ -52,6 +54,8 @@ from sandbox.sandbox import (
     seed_rotatable_secret,
 )
 from sandbox.secretsmanager import StrictSecretsManager
+from sandbox.tls import TestAuthority
+from sandbox.topology import Topology
 from tests.reliability.campaign.faults import scaled_backoff
 from tests.reliability.campaign.invariants import InvariantChecker, Oracle
 
@@ -216,20 +220,29 @@ def run_load(
                 AWS_DEFAULT_REGION=REGION,
                 AWS_REGION=REGION,
                 AWS_ENDPOINT_URL=endpoint,
+                MOTO_EC2_LOAD_DEFAULT_AMIS="false",  # see Sandbox: ~7,800 AMIs nobody uses
             )
         )
-        redis_server = stack.enter_context(RedisServer())
-        memorydb = FaithfulMemoryDB(redis_server, propagation_delay=propagation_delay)
+        # MemoryDB's topology as the function discovers it: one ACL, one one-node TLS cluster.
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="load-tls-")))
+        tls = TestAuthority(workdir).issue()
+        topology = Topology(tls=tls, account=ACCOUNT, region=REGION)
+        stack.callback(topology.close)
+        memorydb = FaithfulMemoryDB(topology, propagation_delay=propagation_delay)
         stack.enter_context(memorydb.patched())
+        stack.enter_context(topology.patched())
         stack.enter_context(strict.patched())
         server.start()
         stack.callback(server.stop)
-        oracle = Oracle(redis_server)
 
         # -- the estate: users and secrets, created through the server, before throttling --------
         setup = boto3.session.Session()
         mdb = setup.client("memorydb", config=boto_config())
         sm = setup.client("secretsmanager", config=boto_config())
+        mdb.create_acl(ACLName="load-acl")
+        mdb.create_cluster(ClusterName="load", NodeType="db.t4g.small", ACLName="load-acl")
+        (node,) = topology.cluster("load").nodes
+        oracle = Oracle(node.server)
         backend: SecretsManagerBackend = secretsmanager_backends[ACCOUNT][REGION]
         estate: list[tuple[str, str]] = []
         for i in range(secrets):
@@ -239,10 +252,11 @@ def run_load(
                 sm,
                 user,
                 name=f"load/{user}",
-                host=redis_server.host,
-                port=redis_server.port,
-                ssl=False,
+                host=node.host,
+                port=node.port,
+                ssl=True,
             )
+            mdb.update_acl(ACLName="load-acl", UserNamesToAdd=[user])
             strict.enable_rotation(backend, arn, LAMBDA_ARN)
             estate.append((arn, user))
         if progress:
@@ -264,7 +278,9 @@ def run_load(
                     MemoryDBDirectory(
                         boto3_client=session.client("memorydb", config=boto_config())
                     ),
-                    RedisVerifier(timeout_seconds=settings.connect_timeout_seconds),
+                    RedisVerifier(
+                        ca_bundle=tls.ca_cert, timeout_seconds=settings.connect_timeout_seconds
+                    ),
                     settings,
                 )
                 local.rotator = found
