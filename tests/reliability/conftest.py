@@ -20,6 +20,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
+# TLS like every MemoryDB cluster with password users: the fault proxy cuts the TCP stream (a
+# TLS stream) at chosen bytes without reading it.
 @pytest.fixture(scope="module")
 def module_sandbox() -> Iterator[Sandbox]:
     with Sandbox(propagation_delay=0.05) as box:

@@ -105,12 +105,12 @@ def test_the_proxy_breaks_exactly_the_planned_connection(sandbox: Sandbox, fault
         def auth() -> bool:
             assert sandbox.tls_files is not None
             client = redis.Redis(
-                host="localhost",  # the certificate's name; the proxy listens on 127.0.0.1
+                host="localhost",  # the name on the node's certificate; TLS passes the proxy
                 port=proxy.port,
-                username="proxied",
-                password=password,
                 ssl=True,
                 ssl_ca_certs=str(sandbox.tls_files.ca_cert),
+                username="proxied",
+                password=password,
                 protocol=2,
                 socket_timeout=2,
                 retry=Retry(NoBackoff(), 0),

@@ -47,6 +47,8 @@ from sandbox.memorydb import FaithfulMemoryDB
 from sandbox.redis_server import free_port
 from sandbox.sandbox import (
     ACCOUNT,
+    DEFAULT_ACL,
+    DEFAULT_CLUSTER,
     FAST_WAITS,
     LAMBDA_ARN,
     REGION,
@@ -220,13 +222,15 @@ def run_load(
                 AWS_DEFAULT_REGION=REGION,
                 AWS_REGION=REGION,
                 AWS_ENDPOINT_URL=endpoint,
-                MOTO_EC2_LOAD_DEFAULT_AMIS="false",  # see Sandbox: ~7,800 AMIs nobody uses
             )
         )
-        # MemoryDB's topology as the function discovers it: one ACL, one one-node TLS cluster.
+        # One TLS cluster of one node, as the sandbox builds it, patched into this process's
+        # backends so the server's threads serve it.
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="load-tls-")))
         tls = TestAuthority(workdir).issue()
-        topology = Topology(tls=tls, account=ACCOUNT, region=REGION)
+        topology = Topology(
+            engine=None, tls=tls, lag=0.0, clock=time.monotonic, account=ACCOUNT, region=REGION
+        )
         stack.callback(topology.close)
         memorydb = FaithfulMemoryDB(topology, propagation_delay=propagation_delay)
         stack.enter_context(memorydb.patched())
@@ -239,11 +243,16 @@ def run_load(
         setup = boto3.session.Session()
         mdb = setup.client("memorydb", config=boto_config())
         sm = setup.client("secretsmanager", config=boto_config())
-        mdb.create_acl(ACLName="load-acl")
-        mdb.create_cluster(ClusterName="load", NodeType="db.t4g.small", ACLName="load-acl")
-        (node,) = topology.cluster("load").nodes
-        oracle = Oracle(node.server)
         backend: SecretsManagerBackend = secretsmanager_backends[ACCOUNT][REGION]
+        mdb.create_acl(ACLName=DEFAULT_ACL)
+        mdb.create_cluster(
+            ClusterName=DEFAULT_CLUSTER,
+            NodeType="db.t4g.small",
+            ACLName=DEFAULT_ACL,
+            TLSEnabled=True,
+        )
+        node = topology.cluster(DEFAULT_CLUSTER).nodes[0]
+        oracle = Oracle(node.server)
         estate: list[tuple[str, str]] = []
         for i in range(secrets):
             user = f"load-{i:04d}"
@@ -256,7 +265,6 @@ def run_load(
                 port=node.port,
                 ssl=True,
             )
-            mdb.update_acl(ACLName="load-acl", UserNamesToAdd=[user])
             strict.enable_rotation(backend, arn, LAMBDA_ARN)
             estate.append((arn, user))
         if progress:
@@ -264,7 +272,9 @@ def run_load(
                 f"load: {secrets} users and secrets created in {time.monotonic() - started:.0f}s"
             )
 
-        settings = Settings.model_validate(FAST_WAITS | {"CONNECT_TIMEOUT_SECONDS": "5"})
+        settings = Settings.model_validate(
+            FAST_WAITS | {"CONNECT_TIMEOUT_SECONDS": "5", "CA_BUNDLE_PATH": str(tls.ca_cert)}
+        )
         local = threading.local()
 
         def rotator() -> Rotator:
@@ -279,7 +289,8 @@ def run_load(
                         boto3_client=session.client("memorydb", config=boto_config())
                     ),
                     RedisVerifier(
-                        ca_bundle=tls.ca_cert, timeout_seconds=settings.connect_timeout_seconds
+                        ca_bundle=settings.ca_bundle_path,
+                        timeout_seconds=settings.connect_timeout_seconds,
                     ),
                     settings,
                 )
