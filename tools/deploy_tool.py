@@ -2,6 +2,7 @@
 
     python tools/deploy_tool.py prune-runtime-lock FULL LOCK   # `make lock`: the artifact's pins
     python tools/deploy_tool.py check-locks        # the locks agree with pyproject and each other
+    python tools/deploy_tool.py lock-entry LOCK NAME   # one pin with its hashes (bootstraps uv)
     python tools/deploy_tool.py package DIR        # copy rotation/ into DIR, prune
     python tools/deploy_tool.py zip DIR ZIP        # reproducible zip, prints size and sha256
     python tools/deploy_tool.py same-bytes ZIP ZIP # `make check-reproducible`
@@ -80,13 +81,19 @@ class LockEntry:
 
 # How uv names the project in `# via` comments: the entry is a direct dependency.
 PYPROJECT = "(pyproject.toml)"
+def canonicalize_name(name: str) -> str:
+    """PEP 503's normalised name (as packaging.utils.canonicalize_name)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
 
 
 def parse_lock(text: str) -> list[LockEntry]:
-    """The entries of a uv lock, in order. A universal lock may pin one name twice (per marker)."""
-    from packaging.utils import canonicalize_name
+    """The entries of a uv lock, in order. A universal lock may pin one name twice (per marker).
 
+    Standard library only: `make install` runs it with a bare venv to bootstrap uv.
+    """
     blocks: list[tuple[re.Match[str], list[str]]] = []
     for line in text.splitlines():
         if match := _PIN.match(line):
@@ -153,7 +160,6 @@ def lock_problems(pyproject: Path, runtime_lock: str, dev_lock: str) -> list[str
     missing (pyproject changed, `make lock` did not run), a pin without hashes, a runtime pin the
     tests did not run with, or a runtime-provided package in the artifact's lock."""
     from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
 
     project = tomllib.loads(pyproject.read_text())["project"]
     runtime = {entry.name: entry for entry in parse_lock(runtime_lock)}
@@ -557,6 +563,9 @@ def main(argv: Iterable[str] | None = None) -> int:
     prune.add_argument("full", type=Path)
     prune.add_argument("lock", type=Path)
     commands.add_parser("check-locks")
+    entry_cmd = commands.add_parser("lock-entry")
+    entry_cmd.add_argument("lock", type=Path)
+    entry_cmd.add_argument("name")
     same = commands.add_parser("same-bytes")
     same.add_argument("first", type=Path)
     same.add_argument("second", type=Path)
@@ -582,6 +591,12 @@ def main(argv: Iterable[str] | None = None) -> int:
         for problem in problems:
             print(problem)
         return 1 if problems else 0
+    elif args.command == "lock-entry":
+        found = [e.text for e in parse_lock(args.lock.read_text()) if e.name == args.name]
+        if len(found) != 1:
+            print(f"{args.lock}: {len(found)} entries for {args.name}, expected one")
+            return 1
+        print(found[0].rstrip(" \\"))
     elif args.command == "same-bytes":
         first, second = sha256(args.first), sha256(args.second)
         print(f"reproducible: {first} {args.first}")
