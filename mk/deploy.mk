@@ -64,11 +64,11 @@ _lambda-package: $(STAMP)
 	  --only-binary=:all: -r $(RUNTIME_LOCK)
 	$(PY) $(DEPLOY_TOOL) package "$(TARGET_DIR)"
 	@# Bytecode only from the Lambda's own Python (a SAM build image has it; so may pyenv here).
+	@# -s/-p record /var/task/... as each file's path (what tracebacks on Lambda show), so the
+	@# bytes do not depend on the directory the build ran in.
 	@py=""; for candidate in python$(LAMBDA_PYTHON) $(wildcard $(HOME)/.pyenv/versions/$(LAMBDA_PYTHON).*/bin/python$(LAMBDA_PYTHON)); do \
 	  if $$candidate -c 'import sys; assert sys.version_info[:2] == tuple(map(int, "$(LAMBDA_PYTHON)".split(".")))' >/dev/null 2>&1; then py=$$candidate; break; fi; \
 	done; \
-	@# -s/-p record /var/task/... as each file's path (what tracebacks on Lambda show), so the
-	@# bytes do not depend on the directory the build ran in.
 	if [ -n "$$py" ]; then \
 	  $$py -m compileall -q -j0 --invalidation-mode unchecked-hash \
 	    -s "$(TARGET_DIR)" -p /var/task "$(TARGET_DIR)" >/dev/null \
