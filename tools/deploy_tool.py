@@ -81,6 +81,8 @@ class LockEntry:
 
 # How uv names the project in `# via` comments: the entry is a direct dependency.
 PYPROJECT = "(pyproject.toml)"
+
+
 def canonicalize_name(name: str) -> str:
     """PEP 503's normalised name (as packaging.utils.canonicalize_name)."""
     return re.sub(r"[-_.]+", "-", name).lower()
@@ -582,28 +584,25 @@ def main(argv: Iterable[str] | None = None) -> int:
     commands.add_parser("scan-report")
     args = parser.parse_args(None if argv is None else list(argv))
 
+    problems: list[str] = []
     if args.command == "prune-runtime-lock":
         args.lock.write_text(prune_runtime_lock(args.full.read_text()))
     elif args.command == "check-locks":
         problems = lock_problems(
             ROOT / "pyproject.toml", RUNTIME_LOCK.read_text(), DEV_LOCK.read_text()
         )
-        for problem in problems:
-            print(problem)
-        return 1 if problems else 0
     elif args.command == "lock-entry":
         found = [e.text for e in parse_lock(args.lock.read_text()) if e.name == args.name]
-        if len(found) != 1:
-            print(f"{args.lock}: {len(found)} entries for {args.name}, expected one")
-            return 1
-        print(found[0].rstrip(" \\"))
+        if len(found) == 1:
+            print(found[0].rstrip(" \\"))
+        else:
+            problems = [f"{args.lock}: {len(found)} entries for {args.name}, expected one"]
     elif args.command == "same-bytes":
         first, second = sha256(args.first), sha256(args.second)
         print(f"reproducible: {first} {args.first}")
         print(f"reproducible: {second} {args.second}")
         if first != second:
-            print("reproducible: FAILED, two builds of one tree differ")
-            return 1
+            problems = ["reproducible: FAILED, two builds of one tree differ"]
     elif args.command == "package":
         package(ROOT / "rotation", args.target)
     elif args.command == "zip":
@@ -612,17 +611,16 @@ def main(argv: Iterable[str] | None = None) -> int:
     elif args.command == "render-build-templates":
         render_build_templates(args.build_dir)
     elif args.command == "check-artifact":
-        problems = artifact_problems(args.archive, TEMPLATE.read_text())
-        for problem in problems:
-            print(f"artifact: {problem}")
-        if problems:
-            return 1
-        print(f"artifact: {args.archive} ok, {describe_size(args.archive.stat().st_size)}")
+        problems = [f"artifact: {p}" for p in artifact_problems(args.archive, TEMPLATE.read_text())]
+        if not problems:
+            print(f"artifact: {args.archive} ok, {describe_size(args.archive.stat().st_size)}")
     elif args.command == "check-templates":
         return check_templates()
     elif args.command == "scan-report":
         return scan_report()
-    return 0
+    for problem in problems:
+        print(problem)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
