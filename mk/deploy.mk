@@ -100,7 +100,7 @@ check-reproducible: build ## a second build elsewhere must have the same sha256 
 	rm -rf $(BUILD_DIR)/again
 
 # Called by `sam build` with ARTIFACTS_DIR set; SAM zips the directory itself.
-build-RotationFunction:
+build-RotationFunction: ## what `sam build` runs (template.yaml: BuildMethod makefile)
 	$(MAKE) --no-print-directory _lambda-package TARGET_DIR="$(ARTIFACTS_DIR)"
 
 clean-deploy: ## remove build/ and .venv-deploy/
