@@ -206,6 +206,12 @@ def package(source: Path, target: Path) -> None:
         for path in target.glob(f"{name}-*.dist-info"):
             shutil.rmtree(path)
     shutil.rmtree(target / "bin", ignore_errors=True)
+    # pip rewrites a console script's shebang to the installing interpreter's absolute path and
+    # records the script's hash in RECORD: a line about a file that does not ship, which made the
+    # zip depend on where the build's virtualenv lives.
+    for record in target.glob("*.dist-info/RECORD"):
+        lines = record.read_text().splitlines(keepends=True)
+        record.write_text("".join(line for line in lines if not line.startswith("../")))
     destination = target / source.name
     if destination.exists():
         shutil.rmtree(destination)

@@ -228,16 +228,22 @@ def test_package_copies_the_code_and_prunes_what_must_not_ship(tmp_path: Path) -
     (source / "handler.py").write_text("")
     (source / "__pycache__" / "handler.cpython-311.pyc").write_text("")
     target = tmp_path / "package"
-    for name in ("botocore", "boto3-1.0.dist-info", "bin", "redis/__pycache__"):
+    for name in ("botocore", "boto3-1.0.dist-info", "bin", "redis/__pycache__", "jp.dist-info"):
         (target / name).mkdir(parents=True)
+    (target / "jp.dist-info" / "RECORD").write_text(
+        "../../bin/jp.py,sha256=depends-on-the-venv-path,1714\njp/__init__.py,sha256=x,1\n"
+    )
 
     deploy_tool.package(source, target)
 
     assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*")) == [
+        "jp.dist-info",
+        "jp.dist-info/RECORD",
         "redis",
         "rotation",
         "rotation/handler.py",
     ]
+    assert (target / "jp.dist-info" / "RECORD").read_text() == "jp/__init__.py,sha256=x,1\n"
 
 
 def test_the_build_templates_point_at_the_artifact(tmp_path: Path) -> None:
