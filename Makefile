@@ -24,11 +24,13 @@ help: ## this list
 # editable without its dependencies: what the tests run with is what the lock says. pip installs
 # only uv (its pin and hashes taken from the lock); uv installs the rest, about four times faster
 # than pip here. --no-build-isolation builds the editable install with the lock's setuptools.
-$(STAMP): pyproject.toml $(DEV_LOCK)
+$(UV):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) tools/deploy_tool.py lock-entry $(DEV_LOCK) uv > $(VENV)/uv.lock.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
 	  -r $(VENV)/uv.lock.txt
+
+$(STAMP): pyproject.toml $(DEV_LOCK) | $(UV)
 	$(UV) pip install --quiet --python $(PY) --require-hashes -r $(DEV_LOCK)
 	$(UV) pip install --quiet --python $(PY) --no-deps --no-build-isolation -e .
 	$(PY) tools/deploy_tool.py check-locks
@@ -68,7 +70,8 @@ test: install lint typecheck ## what CI runs: lint, mypy, every test, then the e
 # newest allowed. The runtime lock is resolved for the Lambda (LAMBDA_PYTHON, arm64; see
 # mk/deploy.mk) inside the dev lock's versions, so the artifact ships what the tests ran with.
 LOCK_FLAGS = --generate-hashes --quiet --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
-lock: $(STAMP) ## regenerate requirements/*.lock.txt (UPGRADE=1: newest allowed versions)
+# Only uv is needed first: a stale lock is what this target fixes, so it cannot require `install`.
+lock: | $(UV) ## regenerate requirements/*.lock.txt (UPGRADE=1: newest allowed versions)
 	$(UV) pip compile pyproject.toml --extra dev --universal \
 	  --python-version 3.11 $(LOCK_FLAGS) -o $(DEV_LOCK)
 	mkdir -p build
@@ -77,7 +80,7 @@ lock: $(STAMP) ## regenerate requirements/*.lock.txt (UPGRADE=1: newest allowed 
 	$(PY) tools/deploy_tool.py prune-runtime-lock build/runtime.full.lock.txt $(RUNTIME_LOCK)
 	$(UV) pip compile requirements/deploy.in --universal \
 	  --python-version 3.11 $(LOCK_FLAGS) -o $(DEPLOY_LOCK)
-	$(PY) tools/deploy_tool.py check-locks
+	$(MAKE) --no-print-directory $(STAMP)
 
 clean: ## remove everything the targets create (virtualenvs, build/, caches)
 	rm -rf $(VENV) .venv-deploy build dist .aws-sam *.egg-info \
