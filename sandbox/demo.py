@@ -23,7 +23,7 @@ def _fingerprint(password: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m sandbox.demo", description=__doc__)
     parser.add_argument(
         "--logs", action="store_true", help="also print the function's log lines and metrics"
     )
