@@ -1,0 +1,375 @@
+"""The sandbox served over HTTP, for programs that talk to AWS the ordinary way (the CLI).
+
+    python -m sandbox.server [--propagation-delay D]
+
+Runs moto as a server (ThreadedMotoServer) with the sandbox's faithful MemoryDB and Secrets
+Manager patches and a TLS redis-server as the data plane, and adds what Secrets Manager and Lambda
+do around a rotation that moto cannot (its Lambda backend needs Docker):
+
+- `RotateSecret` stages the empty AWSPENDING version (refused while an earlier rotation's stands),
+  answers at once, and runs the rotation function's four steps in the background as the service
+  does (RotationDriver: ARN events, each step retried with the same token, AWSPENDING removed on
+  success). The function runs in this process, with the environment of the function registered in
+  moto's Lambda backend (so a misconfigured function misbehaves as deployed), its boto3 clients
+  pointed back at this server.
+- The function's log lines go to moto's CloudWatch Logs, in the function's log group, one stream
+  per invocation, as Lambda does with its stdout; `FilterLogEvents` finds them.
+
+Printed on start (one JSON line): the endpoint, the CA bundle that verifies the data plane, the pid.
+Passwords are never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from contextlib import ExitStack
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from sandbox.driver import RotationDriver
+from sandbox.memorydb import FaithfulMemoryDB
+from sandbox.redis_server import RedisServer, free_port
+from sandbox.sandbox import ACCOUNT, FAST_WAITS, REGION
+from sandbox.secretsmanager import StrictSecretsManager
+from sandbox.tls import TlsFiles, make_tls_files
+
+if TYPE_CHECKING:
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+FUNCTION = "memorydb-rotation"
+ROLE = "memorydb-rotation-role"
+_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+
+class ServedSandbox:
+    def __init__(
+        self,
+        *,
+        propagation_delay: float = 0.05,
+        tls_files: TlsFiles | None = None,
+        step_attempts: int = 2,
+    ) -> None:
+        self.propagation_delay = propagation_delay
+        self.step_attempts = step_attempts
+        self._tls_files = tls_files
+        self._stack = ExitStack()
+        self._saved_env: dict[str, str | None] = {}
+        self._rotations: list[threading.Thread] = []
+        self._run_lock = threading.Lock()
+        self.secretsmanager = StrictSecretsManager()
+        self.redis: RedisServer
+        self.memorydb: FaithfulMemoryDB
+        self.endpoint = ""
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def __enter__(self) -> ServedSandbox:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _start(self) -> None:
+        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+        self._set_env(**_CREDENTIALS)
+        if self._tls_files is None:
+            workdir = Path(self._stack.enter_context(tempfile.TemporaryDirectory()))
+            self._tls_files = make_tls_files(workdir)
+        self.redis = self._stack.enter_context(RedisServer(tls=self._tls_files))
+        self.memorydb = FaithfulMemoryDB(self.redis, propagation_delay=self.propagation_delay)
+        self._stack.enter_context(self.memorydb.patched())
+        self._stack.enter_context(self.secretsmanager.patched())
+        self._stack.callback(self._patch_rotate_secret())
+        port = free_port()
+        # werkzeug prints a line per request at INFO: the function's own log is what matters.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        self._stack.callback(server.stop)
+        self.endpoint = f"http://127.0.0.1:{port}"
+        # The function's clients (and any client built here) talk to this server.
+        self._set_env(AWS_ENDPOINT_URL=self.endpoint)
+        self._stack.callback(self.wait_idle)
+
+    def stop(self) -> None:
+        self._stack.close()
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()
+        _reset_function()
+
+    def _set_env(self, **values: str | None) -> None:
+        for name, value in values.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    @property
+    def ca_bundle(self) -> Path:
+        assert self._tls_files is not None
+        return self._tls_files.ca_cert
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint)
+
+    @property
+    def sm_backend(self) -> SecretsManagerBackend:
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        backend: SecretsManagerBackend = secretsmanager_backends[ACCOUNT][REGION]
+        return backend
+
+    # -- the function, as deployed --------------------------------------------------------------
+
+    def deploy_function(
+        self,
+        name: str = FUNCTION,
+        *,
+        environment: dict[str, str] | None = None,
+        timeout: int = 900,
+        vpc: dict[str, list[str]] | None = None,
+    ) -> str:
+        """The rotation function registered in moto's Lambda (its configuration is what the CLI
+        reads and what the rotations here run with); returns its ARN."""
+        iam = self.client("iam")
+        try:
+            role_arn = iam.get_role(RoleName=ROLE)["Role"]["Arn"]
+        except iam.exceptions.NoSuchEntityException:
+            trust = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+            role_arn = iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(trust))[
+                "Role"
+            ]["Arn"]
+        variables = {"CA_BUNDLE_PATH": str(self.ca_bundle), **FAST_WAITS}
+        variables.update(environment or {})
+        request: dict[str, Any] = {
+            "FunctionName": name,
+            "Runtime": "python3.13",
+            "Role": role_arn,
+            "Handler": "rotation.handler.lambda_handler",
+            "Code": {"ZipFile": _placeholder_zip()},
+            "Timeout": timeout,
+            "MemorySize": 128,
+            "Environment": {"Variables": variables},
+            "LoggingConfig": {"LogFormat": "JSON", "LogGroup": f"/aws/lambda/{name}"},
+        }
+        if vpc is not None:
+            request["VpcConfig"] = vpc
+        arn: str = self.client("lambda").create_function(**request)["FunctionArn"]
+        return arn
+
+    def enable_rotation(self, secret_arn: str, function_arn: str, days: int = 30) -> None:
+        self.secretsmanager.enable_rotation(self.sm_backend, secret_arn, function_arn, days)
+
+    def wait_idle(self, timeout: float = 60.0) -> None:
+        """Until every rotation started by RotateSecret has ended (bounded)."""
+        deadline = time.monotonic() + timeout
+        for thread in list(self._rotations):
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._rotations = [t for t in self._rotations if t.is_alive()]
+
+    # -- what Secrets Manager and Lambda do -----------------------------------------------------
+
+    def _patch_rotate_secret(self) -> Any:
+        from moto.secretsmanager.exceptions import (
+            InvalidRequestException,
+            ResourceNotFoundException,
+            SecretNotFoundException,
+        )
+        from moto.secretsmanager.models import SecretsManagerBackend
+
+        original = SecretsManagerBackend.rotate_secret
+        served = self
+
+        def rotate_secret(
+            backend: SecretsManagerBackend,
+            secret_id: str,
+            client_request_token: str | None = None,
+            rotation_lambda_arn: str | None = None,
+            rotation_rules: dict[str, Any] | None = None,
+            rotate_immediately: bool = True,
+        ) -> str:
+            if not backend._is_valid_identifier(secret_id):
+                raise SecretNotFoundException()
+            secret = backend.secrets[secret_id]
+            function_arn = rotation_lambda_arn or secret.rotation_lambda_arn
+            if not function_arn:
+                raise InvalidRequestException(
+                    "No Lambda rotation function ARN is associated with this secret."
+                )
+            function = served._function(function_arn)
+            if function is None:
+                raise ResourceNotFoundException(f"Resource not found for ARN '{function_arn}'.")
+            token = client_request_token or str(uuid.uuid4())
+            served.secretsmanager.stage_pending(
+                backend, secret.arn, token, copy_current=not rotate_immediately
+            )
+            days = (rotation_rules or {}).get("AutomaticallyAfterDays")
+            served.secretsmanager.enable_rotation(
+                backend, secret.arn, function_arn, int(days or secret.auto_rotate_after_days or 30)
+            )
+            thread = threading.Thread(
+                target=served._rotate,
+                args=(secret.arn, token, function, rotate_immediately),
+                daemon=True,
+            )
+            served._rotations.append(thread)
+            thread.start()
+            return json.dumps({"ARN": secret.arn, "Name": secret.name, "VersionId": token})
+
+        SecretsManagerBackend.rotate_secret = rotate_secret  # type: ignore[method-assign]
+
+        def restore() -> None:
+            SecretsManagerBackend.rotate_secret = original  # type: ignore[method-assign]
+
+        return restore
+
+    def _function(self, arn: str) -> dict[str, Any] | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            config: dict[str, Any] = self.client("lambda").get_function_configuration(
+                FunctionName=arn
+            )
+        except ClientError:
+            return None
+        return config
+
+    def _rotate(
+        self, secret_arn: str, token: str, function: dict[str, Any], rotate_immediately: bool
+    ) -> None:
+        from rotation.handler import lambda_handler
+        from rotation.settings import ENV_VARS
+
+        with self._run_lock:
+            variables = (function.get("Environment") or {}).get("Variables") or {}
+            self._set_env(**{name: variables.get(name) for name in ENV_VARS})
+            _reset_function()
+            log_group = (function.get("LoggingConfig") or {}).get("LogGroup") or (
+                f"/aws/lambda/{function['FunctionName']}"
+            )
+            with _LogsToCloudWatch(log_group):
+                driver = RotationDriver(
+                    lambda_handler,
+                    stage_pending=lambda _arn, _token, _copy: None,
+                    finish_rotation=lambda arn, done: self.secretsmanager.finish_rotation(
+                        self.sm_backend, arn, done
+                    ),
+                    step_attempts=self.step_attempts,
+                    timeout_seconds=float(function.get("Timeout", 900)),
+                )
+                driver.rotate(secret_arn, token=token, rotate_immediately=rotate_immediately)
+
+
+class _LogsToCloudWatch(logging.Handler):
+    """The function's log records, formatted as the function formats them, into moto's Logs."""
+
+    def __init__(self, log_group: str) -> None:
+        super().__init__()
+        from rotation.observability import logger
+
+        self._logger = logger
+        self._group = log_group
+        self._stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
+        self.setFormatter(logger.registered_formatter)
+
+    def __enter__(self) -> _LogsToCloudWatch:
+        backend = _logs_backend()
+        if self._group not in backend.groups:
+            backend.create_log_group(self._group, tags={})
+        backend.create_log_stream(self._group, self._stream)
+        self._logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._logger.removeHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = self.format(record)
+        event = {"timestamp": int(record.created * 1000), "message": line}
+        _logs_backend().put_log_events(self._group, self._stream, [event])
+
+
+def _logs_backend() -> Any:
+    from moto.logs.models import logs_backends
+
+    return logs_backends[ACCOUNT][REGION]
+
+
+def _placeholder_zip() -> bytes:
+    """moto keeps the code but never runs it here: the function runs in this process."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README", "the sandbox runs rotation.handler in its own process\n")
+    return buffer.getvalue()
+
+
+def _reset_function() -> None:
+    from rotation.composition import service
+
+    service.cache_clear()
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox.server")
+    parser.add_argument("--propagation-delay", type=float, default=0.05)
+    args = parser.parse_args(argv)
+    with ServedSandbox(propagation_delay=args.propagation_delay) as served:
+        print(
+            json.dumps(
+                {"endpoint": served.endpoint, "ca_bundle": str(served.ca_bundle), "pid": os.getpid()}
+            ),
+            flush=True,
+        )
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
