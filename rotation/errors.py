@@ -82,7 +82,3 @@ class InvalidPasswordError(RotationError):
 
 class SecretNotFoundError(RefusedError):
     """The SecretId names no secret."""
-
-
-class NoClusterError(RefusedError):
-    """The user is in no ACL that has a cluster: there is nothing to prove a password on."""

@@ -153,35 +153,7 @@ class MemoryDBUser:
     status: str
     auth_type: str
     password_count: int
-    acl_names: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:
         return self.status == "active"
-
-
-@dataclass(frozen=True)
-class Node:
-    name: str
-    cluster: str
-    endpoint: Endpoint
-
-
-@dataclass(frozen=True)
-class Cluster:
-    name: str
-    acl: str
-    endpoint: Endpoint
-    tls: bool
-    nodes: tuple[Node, ...]
-
-
-@dataclass(frozen=True)
-class Topology:
-    user: str
-    acls: tuple[str, ...]
-    clusters: tuple[Cluster, ...]
-
-    @property
-    def nodes(self) -> tuple[Node, ...]:
-        return tuple(node for cluster in self.clusters for node in cluster.nodes)

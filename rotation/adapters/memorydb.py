@@ -9,14 +9,8 @@ from pydantic import SecretStr
 
 from rotation import passwords
 from rotation.adapters.aws import boto_config, error_code
-from rotation.errors import (
-    AwsCallError,
-    InvalidPasswordError,
-    NoClusterError,
-    UserBusyError,
-    UserNotFoundError,
-)
-from rotation.models import Cluster, Endpoint, MemoryDBUser, Node, Topology
+from rotation.errors import AwsCallError, InvalidPasswordError, UserBusyError, UserNotFoundError
+from rotation.models import MemoryDBUser
 
 if TYPE_CHECKING:
     from mypy_boto3_memorydb import MemoryDBClient
@@ -58,42 +52,7 @@ class MemoryDBDirectory:
             status=user.get("Status", ""),
             auth_type=authentication.get("Type", ""),
             password_count=authentication.get("PasswordCount", 0),
-            acl_names=tuple(user.get("ACLNames", [])),
         )
-
-    def topology(self, user: MemoryDBUser) -> Topology:
-        acls = [name for name in user.acl_names if name != "open-access"]
-        clusters: list[Cluster] = []
-        for acl_name in acls:
-            response = self.client.describe_acls(ACLName=acl_name)
-            for acl in response.get("ACLs", []):
-                for cluster_name in acl.get("Clusters", []):
-                    described = self.client.describe_clusters(
-                        ClusterName=cluster_name, ShowShardDetails=True
-                    )
-                    for cluster in described.get("Clusters", []):
-                        tls = bool(cluster.get("TLSEnabled", True))
-                        address = cluster.get("ClusterEndpoint", {})
-                        endpoint = Endpoint(
-                            address.get("Address", ""), address.get("Port", 6379), tls
-                        )
-                        nodes = tuple(
-                            Node(
-                                node.get("Name", ""),
-                                cluster_name,
-                                Endpoint(
-                                    node.get("Endpoint", {}).get("Address", ""),
-                                    node.get("Endpoint", {}).get("Port", 6379),
-                                    tls,
-                                ),
-                            )
-                            for shard in cluster.get("Shards", [])
-                            for node in shard.get("Nodes", [])
-                        )
-                        clusters.append(Cluster(cluster_name, acl_name, endpoint, tls, nodes))
-        if not clusters:
-            raise NoClusterError(f"user '{user.name}' is in no ACL with a cluster")
-        return Topology(user.name, tuple(acls), tuple(clusters))
 
     def set_passwords(self, user_name: str, passwords_: Sequence[SecretStr]) -> None:
         if not 1 <= len(passwords_) <= MAX_PASSWORDS:
