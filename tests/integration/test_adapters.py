@@ -28,7 +28,7 @@ PW3 = "Password-three-0123456"
 @pytest.fixture
 def users(sandbox: Sandbox) -> MemoryDBDirectory:
     sandbox.create_user("app-user", password=PW1)
-    return MemoryDBDirectory(sandbox.memorydb_client)
+    return MemoryDBDirectory(boto3_client=sandbox.memorydb_client)
 
 
 def test_describe_maps_the_user(users: MemoryDBDirectory, sandbox: Sandbox) -> None:
@@ -99,7 +99,9 @@ def test_update_user_request_shape() -> None:
                 "AuthenticationMode": {"Type": "password", "Passwords": [PW1, PW2]},
             },
         )
-        MemoryDBDirectory(client).set_passwords("app-user", [SecretStr(PW1), SecretStr(PW2)])
+        MemoryDBDirectory(boto3_client=client).set_passwords(
+            "app-user", [SecretStr(PW1), SecretStr(PW2)]
+        )
         stub.assert_no_pending_responses()
 
 
@@ -108,7 +110,7 @@ def test_update_user_errors_do_not_carry_the_request() -> None:
     with Stubber(client) as stub:
         stub.add_client_error("update_user", "InvalidParameterValueException", PW1)
         with pytest.raises(errors.AwsCallError) as raised:
-            MemoryDBDirectory(client).set_passwords("app-user", [SecretStr(PW1)])
+            MemoryDBDirectory(boto3_client=client).set_passwords("app-user", [SecretStr(PW1)])
     assert PW1 not in str(raised.value)
     assert raised.value.__cause__ is None
     assert raised.value.__context__ is None
@@ -130,7 +132,9 @@ def test_put_pending_request_shape_with_rotation_token() -> None:
                 "RotationToken": rotation_token,
             },
         )
-        SecretsManagerStore(client).put_pending("arn", token, "{}", SecretStr(rotation_token))
+        SecretsManagerStore(boto3_client=client).put_pending(
+            "arn", token, "{}", SecretStr(rotation_token)
+        )
         stub.assert_no_pending_responses()
 
 
@@ -148,12 +152,12 @@ def test_promote_request_shape() -> None:
                 "RemoveFromVersionId": old,
             },
         )
-        SecretsManagerStore(client).promote("arn", token=new, from_version=old)
+        SecretsManagerStore(boto3_client=client).promote("arn", token=new, from_version=old)
         stub.assert_no_pending_responses()
 
 
 def test_secret_store_round_trip(sandbox: Sandbox) -> None:
-    store = SecretsManagerStore(sandbox.sm_client)
+    store = SecretsManagerStore(boto3_client=sandbox.sm_client)
     arn = sandbox.create_secret("app-user", PW1)
     token = str(uuid.uuid4())
     sandbox.secretsmanager.stage_pending(sandbox.sm_backend, arn, token)
