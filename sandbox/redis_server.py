@@ -50,7 +50,8 @@ class RedisServer:
         binary = shutil.which(self._binary)
         if binary is None:
             raise RedisServerError(
-                "redis-server is not installed: run `make install` (apt-get install redis-server)"
+                f"{self._binary} is not installed: run `make install` (redis-server) or "
+                "`make valkey-server`"
             )
         self._dir = tempfile.TemporaryDirectory(prefix="sandbox-redis-")
         config = Path(self._dir.name) / "redis.conf"
@@ -85,16 +86,21 @@ class RedisServer:
 
     def _wait_ready(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
+        pause = 0.005  # a server is usually up within a few ms; back off from there
         while time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
-                raise RedisServerError("redis-server exited at start (is it built with TLS?)")
+                raise RedisServerError(
+                    f"{self._binary} exited at start (is it built with TLS? is port "
+                    f"{self.port} taken?)"
+                )
             try:
                 self.admin.ping()
             except redis.ConnectionError:
-                time.sleep(0.02)
+                time.sleep(pause)
+                pause = min(pause * 2, 0.1)
             else:
                 return
-        raise RedisServerError("redis-server did not answer within 10 s")
+        raise RedisServerError(f"{self._binary} did not answer within {timeout:g} s")
 
     @property
     def admin(self) -> redis.Redis:
@@ -111,7 +117,13 @@ class RedisServer:
             )
         return self._admin
 
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
     def stop(self) -> None:
+        """Stop the process and remove its directory; `start()` brings it back on the same port
+        with no users but the admin (a restarted node learns its users again from MemoryDB)."""
         if self._admin is not None:
             self._admin.close()
             self._admin = None
@@ -142,9 +154,13 @@ class RedisServer:
 
     # -- what MemoryDB's propagation does to every node ---------------------------------------
 
-    def apply_user(self, name: str, access_string: str, passwords: Sequence[str]) -> None:
+    def apply_user(
+        self, name: str, access_string: str, passwords: Sequence[str], *, nopass: bool = False
+    ) -> None:
         """Give the ACL user exactly this password set and access string."""
         rules = ["reset", *access_string.split(), *(f">{p}" for p in passwords)]
+        if nopass:
+            rules.append("nopass")
         self.admin.execute_command("ACL", "SETUSER", name, *rules)  # type: ignore[no-untyped-call]
 
     def delete_user(self, name: str) -> None:
