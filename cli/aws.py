@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rotation.adapters.aws import boto_config, error_code
+from rotation.adapters.aws import boto_config
 
 if TYPE_CHECKING:
     import boto3
@@ -31,8 +31,20 @@ _DENIED = frozenset(
 )
 
 
+def aws_errors() -> tuple[type[Exception], ...]:
+    """What a boto3 call raises when AWS (or the endpoint) did not answer as asked."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError
+
+    return (ClientError, BotoCoreError, ResponseParserError)
+
+
 class CliError(Exception):
     """A failure the CLI reports as exit code 2 (usage or access). Messages hold no secret."""
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
 
 
 def denied(exc: ClientError) -> bool:
@@ -48,6 +60,8 @@ def describe_failure(exc: Exception, call: str) -> str:
         if code in _DENIED:
             return f"{call}: access denied ({code})"
         return f"{call} failed ({code})"
+    # botocore.parsers.ResponseParserError (an endpoint answering HTML, e.g. an API the sandbox
+    # does not serve) is not a BotoCoreError.
     return f"{call} failed ({type(exc).__name__})"
 
 
@@ -77,7 +91,10 @@ class Aws:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = self.session.client(service, config=boto_config())
+            self._clients[service] = self.session.client(
+                service,  # type: ignore[call-overload]
+                config=boto_config(),
+            )
         return self._clients[service]
 
 

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from cli.aws import describe_failure
+from cli.aws import aws_errors, describe_failure
 from cli.state import Function, Inspection, Inspector, function_name
 from rotation.errors import RotationError
 from rotation.models import AWSCURRENT, Credentials
@@ -72,11 +72,10 @@ class CannotCheckError(Exception):
 
 
 def _call(what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
-    from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         return fn(**kwargs)
-    except (ClientError, BotoCoreError) as exc:
+    except aws_errors() as exc:
         raise CannotCheckError(describe_failure(exc, what)) from None
 
 
@@ -160,11 +159,10 @@ class Doctor:
         return self.inspection.user
 
     def user_exists(self) -> Check:
-        user = self._user()
-        if user is None:
-            assert self.current is not None
+        user, current = self._user(), self.current
+        if user is None and current is not None:
             return _fail(
-                f"there is no MemoryDB user '{self.current.username}'",
+                f"there is no MemoryDB user '{current.username}'",
                 "create the user (aws memorydb create-user) or fix 'username' in the secret",
             )
         return _pass(f"user '{user.name}' is {user.status}, PasswordCount {user.password_count}")
@@ -311,7 +309,8 @@ class Doctor:
                 "add the user to the template's RotatableUsers parameter and redeploy",
             )
         return _pass(
-            f"settings valid; OLD_PASSWORD_POLICY {settings.old_password_policy}; the user is allowed"
+            f"settings valid; OLD_PASSWORD_POLICY {settings.old_password_policy}; "
+            "the user is allowed"
         )
 
     def function_timeout(self) -> Check:
@@ -604,9 +603,13 @@ def _admits(
         allowed = ipaddress.ip_network(entry["CidrIp"], strict=False)
         if egress and allowed.prefixlen == 0:
             return True
-        if any(ipaddress.ip_network(c, strict=False).subnet_of(allowed) for c in cidrs):
+        if any(_within(ipaddress.ip_network(c, strict=False), allowed) for c in cidrs):
             return True
     return False
+
+
+def _within(inner: Any, outer: Any) -> bool:
+    return bool(inner.version == outer.version and inner.subnet_of(outer))
 
 
 def _table_for(tables: list[dict[str, Any]], subnet: str) -> dict[str, Any] | None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from cli.aws import describe_failure
+from cli.aws import aws_errors, describe_failure
 from cli.state import Inspection, Inspector, password_of
 from cli.status import STALE_AFTER_SECONDS, judge, pending_age, probe
 from rotation.errors import RotationError, UserBusyError
@@ -61,26 +62,23 @@ def plan(
     current_proof: Proof | None,
     pending_proof: Proof | None,
     *,
+    now: datetime,
     now_age: float | None,
     stale_after: float,
 ) -> list[Finding]:
     secret, name = inspection.secret, inspection.secret.name
     current = secret.current
     if current is None:
+        holder = secret.holder(AWSCURRENT)
+        why = (holder.problem if holder else None) or "no version is AWSCURRENT"
         return [
             Finding(
-                "AWSCURRENT cannot be used ("
-                + (
-                    secret.holder(AWSCURRENT).problem
-                    if secret.holder(AWSCURRENT)
-                    else "no version is AWSCURRENT"
-                )
-                + ")",
+                f"AWSCURRENT cannot be used ({why})",
                 "nothing automatic: the secret's document must be fixed first",
                 _runbook(name),
             )
         ]
-    if inspection.user is None or inspection.topology is None:
+    if inspection.user is None or inspection.topology is None or current_proof is None:
         why = inspection.user_problem or inspection.topology_problem or "unknown"
         return [
             Finding(
@@ -89,7 +87,6 @@ def plan(
                 [f"memorydb-rotation doctor {name}"],
             )
         ]
-    assert current_proof is not None
     findings: list[Finding] = []
     current_everywhere = current_proof.everywhere
     stale = secret.stale_candidate
@@ -136,7 +133,7 @@ def plan(
                 )
             )
         return findings
-    verdict = judge(inspection, [], now=_now(inspection), stale_after=stale_after)
+    verdict = judge(inspection, [], now=now, stale_after=stale_after)
     if verdict.code == "drop-unfinished":
         if current_everywhere:
             findings.append(
@@ -170,12 +167,6 @@ def _policy(inspection: Inspection) -> str | None:
     return inspection.function.policy if inspection.function else None
 
 
-def _now(inspection: Inspection) -> Any:
-    from cli.state import utcnow
-
-    return utcnow()
-
-
 def apply_findings(
     inspector: Inspector,
     inspection: Inspection,
@@ -184,18 +175,18 @@ def apply_findings(
     clock: Any = time.monotonic,
     sleep: Any = time.sleep,
 ) -> None:
-    from botocore.exceptions import BotoCoreError, ClientError
 
     secret = inspection.secret
     for finding in findings:
         if finding.action == "remove-pending":
             stale = secret.stale_candidate
-            assert stale is not None
+            if stale is None:
+                continue
             try:
                 inspector.aws.client("secretsmanager").update_secret_version_stage(
                     SecretId=secret.arn, VersionStage=AWSPENDING, RemoveFromVersionId=stale.id
                 )
-            except (ClientError, BotoCoreError) as exc:
+            except aws_errors() as exc:
                 finding.applied = "failed: " + describe_failure(exc, "UpdateSecretVersionStage")
                 return
             finding.applied = f"removed AWSPENDING from version {stale.id}"
@@ -206,9 +197,9 @@ def apply_findings(
 
 
 def _drop(inspector: Inspector, inspection: Inspection, *, clock: Any, sleep: Any) -> str:
-    assert inspection.user is not None
     password = password_of(inspection.secret.holder(AWSCURRENT))
-    assert password is not None
+    if inspection.user is None or password is None:
+        return "failed: the user or the AWSCURRENT password is unknown"
     budget = Budget(clock=clock, sleep=sleep, deadline=clock() + USER_WAIT_SECONDS)
     backoff = Backoff(0.5, 5.0)
     name = inspection.user.name
@@ -240,6 +231,7 @@ def run(
         inspection,
         by_stage.get(AWSCURRENT),
         by_stage.get(AWSPENDING),
+        now=inspector.now(),
         now_age=pending_age(inspection, inspector.now()),
         stale_after=stale_after,
     )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cli.aws import Aws, CliError, describe_failure
+from cli.aws import Aws, CliError, aws_errors, describe_failure
 from cli.render import Output
 from cli.state import Inspector, function_name
 from rotation import errors
@@ -123,11 +123,10 @@ class Follower:
         return not any(AWSPENDING in stages for stages in labels.values())
 
     def _poll_labels(self) -> dict[str, list[str]]:
-        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             described = self.aws.client("secretsmanager").describe_secret(SecretId=self.secret_arn)
-        except (ClientError, BotoCoreError) as exc:
+        except aws_errors() as exc:
             raise CliError(describe_failure(exc, "DescribeSecret")) from None
         labels = {k: list(v) for k, v in described.get("VersionIdsToStages", {}).items() if v}
         if labels != self._labels:
@@ -150,11 +149,10 @@ class Follower:
     def _poll_user(self) -> None:
         if self.user is None:
             return
-        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             users = self.aws.client("memorydb").describe_users(UserName=self.user)["Users"]
-        except (ClientError, BotoCoreError):
+        except aws_errors():
             return
         if not users:
             return
@@ -169,7 +167,6 @@ class Follower:
         """New log lines for this token; returns the failures among them."""
         if self.log_group is None:
             return []
-        from botocore.exceptions import BotoCoreError, ClientError
 
         failures: list[tuple[str, str, str]] = []
         request: dict[str, Any] = {
@@ -181,7 +178,7 @@ class Follower:
         while True:
             try:
                 page = logs.filter_log_events(**request)
-            except (ClientError, BotoCoreError) as exc:
+            except aws_errors() as exc:
                 self._emit(Event("log", describe_failure(exc, "FilterLogEvents")))
                 self.log_group = None
                 return failures

@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from cli.aws import Aws, CliError, describe_failure, fingerprint
+from cli.aws import Aws, CliError, aws_errors, describe_failure, fingerprint
 from rotation.adapters.memorydb import MemoryDBDirectory
-from rotation.errors import RotationError
+from rotation.errors import AwsCallError, RotationError
 from rotation.models import AWSCURRENT, AWSPENDING, AWSPREVIOUS, Credentials, MemoryDBUser, Topology
 
 STAGES = (AWSCURRENT, AWSPENDING, AWSPREVIOUS)
@@ -150,12 +150,12 @@ class Inspector:
     def __init__(self, aws: Aws, *, now: Now = utcnow) -> None:
         self.aws = aws
         self.now = now
-        self.directory = MemoryDBDirectory(aws.client("memorydb"))
+        self.directory = MemoryDBDirectory(boto3_client=aws.client("memorydb"))
 
     # -- the secret ---------------------------------------------------------------------------
 
     def secret(self, secret_id: str) -> Secret:
-        """The secret and each labelled version's document. Raises CliError when it cannot be read."""
+        """The secret and each labelled version's document; CliError when it cannot be read."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         sm = self.aws.client("secretsmanager")
@@ -230,25 +230,28 @@ class Inspector:
             return
         try:
             inspection.user = self.directory.describe(current.username)
+        except AwsCallError as exc:
+            inspection.user_problem = str(exc)
+            inspection.unknown.append(Unknown("the user", str(exc)))
+            return
         except RotationError as exc:
             inspection.user_problem = str(exc)
             return
         try:
             inspection.topology = self.directory.topology(inspection.user)
+        except AwsCallError as exc:
+            inspection.topology_problem = str(exc)
+            inspection.unknown.append(Unknown("the user's clusters and nodes", str(exc)))
         except RotationError as exc:
             inspection.topology_problem = str(exc)
-        except Exception as exc:  # noqa: BLE001 - a failed read is reported, not raised
-            inspection.topology_problem = describe_failure(exc, "DescribeACLs/DescribeClusters")
-            inspection.unknown.append(Unknown("clusters and nodes", inspection.topology_problem))
 
     # -- the function -------------------------------------------------------------------------
 
     def function(self, arn: str, unknown: list[Unknown]) -> Function | None:
-        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             config = self.aws.client("lambda").get_function_configuration(FunctionName=arn)
-        except (ClientError, BotoCoreError) as exc:
+        except aws_errors() as exc:
             unknown.append(
                 Unknown("the rotation function", describe_failure(exc, "GetFunctionConfiguration"))
             )
@@ -273,7 +276,6 @@ class Inspector:
         Found by target and input rather than by name, so it does not depend on how the function
         names its schedules.
         """
-        from botocore.exceptions import BotoCoreError, ClientError
 
         scheduler = self.aws.client("scheduler")
         try:
@@ -294,7 +296,7 @@ class Inspector:
                     "expression": schedule.get("ScheduleExpression"),
                     "state": schedule.get("State"),
                 }
-        except (ClientError, BotoCoreError) as exc:
+        except aws_errors() as exc:
             unknown.append(
                 Unknown("a scheduled password drop", describe_failure(exc, "ListSchedules"))
             )

@@ -79,7 +79,7 @@ def probe(
             topology.nodes,
             current.username,
             password,
-            deadline=clock() + timeout,
+            seconds=timeout,
             clock=clock,
         )
         probes.append(Probe(stage, version.fingerprint, proof))
@@ -95,7 +95,7 @@ def pending_age(inspection: Inspection, now: datetime) -> float | None:
     return (now - pending.created).total_seconds()
 
 
-def judge(
+def judge(  # noqa: PLR0911 - one verdict per state, in order of precedence
     inspection: Inspection,
     probes: list[Probe],
     *,

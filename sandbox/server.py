@@ -22,12 +22,12 @@ Passwords are never printed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import logging
 import os
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -38,11 +38,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from sandbox.driver import RotationDriver
-from sandbox.memorydb import FaithfulMemoryDB
-from sandbox.redis_server import RedisServer, free_port
-from sandbox.sandbox import ACCOUNT, FAST_WAITS, REGION
+from sandbox.redis_server import free_port
+from sandbox.sandbox import ACCOUNT, FAST_WAITS, REGION, Sandbox
 from sandbox.secretsmanager import StrictSecretsManager
-from sandbox.tls import TlsFiles, make_tls_files
 
 if TYPE_CHECKING:
     from moto.secretsmanager.models import SecretsManagerBackend
@@ -59,23 +57,15 @@ _CREDENTIALS = {
 
 
 class ServedSandbox:
-    def __init__(
-        self,
-        *,
-        propagation_delay: float = 0.05,
-        tls_files: TlsFiles | None = None,
-        step_attempts: int = 2,
-    ) -> None:
-        self.propagation_delay = propagation_delay
+    """A started Sandbox, also served over HTTP on loopback (the same moto backends)."""
+
+    def __init__(self, sandbox: Sandbox, *, step_attempts: int = 2) -> None:
+        self.sandbox = sandbox
         self.step_attempts = step_attempts
-        self._tls_files = tls_files
         self._stack = ExitStack()
         self._saved_env: dict[str, str | None] = {}
         self._rotations: list[threading.Thread] = []
         self._run_lock = threading.Lock()
-        self.secretsmanager = StrictSecretsManager()
-        self.redis: RedisServer
-        self.memorydb: FaithfulMemoryDB
         self.endpoint = ""
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -99,14 +89,6 @@ class ServedSandbox:
     def _start(self) -> None:
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-        self._set_env(**_CREDENTIALS)
-        if self._tls_files is None:
-            workdir = Path(self._stack.enter_context(tempfile.TemporaryDirectory()))
-            self._tls_files = make_tls_files(workdir)
-        self.redis = self._stack.enter_context(RedisServer(tls=self._tls_files))
-        self.memorydb = FaithfulMemoryDB(self.redis, propagation_delay=self.propagation_delay)
-        self._stack.enter_context(self.memorydb.patched())
-        self._stack.enter_context(self.secretsmanager.patched())
         self._stack.callback(self._patch_rotate_secret())
         port = free_port()
         # werkzeug prints a line per request at INFO: the function's own log is what matters.
@@ -115,7 +97,8 @@ class ServedSandbox:
         server.start()
         self._stack.callback(server.stop)
         self.endpoint = f"http://127.0.0.1:{port}"
-        # The function's clients (and any client built here) talk to this server.
+        # Every client built from here on (the CLI's, the function's) talks to this server; the
+        # in-process mock lets requests to it through.
         self._set_env(AWS_ENDPOINT_URL=self.endpoint)
         self._stack.callback(self.wait_idle)
 
@@ -127,7 +110,6 @@ class ServedSandbox:
             else:
                 os.environ[name] = value
         self._saved_env.clear()
-        _reset_function()
 
     def _set_env(self, **values: str | None) -> None:
         for name, value in values.items():
@@ -139,20 +121,27 @@ class ServedSandbox:
 
     @property
     def ca_bundle(self) -> Path:
-        assert self._tls_files is not None
-        return self._tls_files.ca_cert
+        files = self.sandbox.tls_files
+        if files is None:
+            raise RuntimeError("the sandbox runs without TLS")
+        return files.ca_cert
+
+    @property
+    def secretsmanager(self) -> StrictSecretsManager:
+        return self.sandbox.secretsmanager
+
+    @property
+    def sm_backend(self) -> SecretsManagerBackend:
+        return self.sandbox.sm_backend
 
     def client(self, service: str) -> Any:
         import boto3
 
-        return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint)
-
-    @property
-    def sm_backend(self) -> SecretsManagerBackend:
-        from moto.secretsmanager.models import secretsmanager_backends
-
-        backend: SecretsManagerBackend = secretsmanager_backends[ACCOUNT][REGION]
-        return backend
+        return boto3.client(
+            service,  # type: ignore[call-overload]
+            region_name=REGION,
+            endpoint_url=self.endpoint,
+        )
 
     # -- the function, as deployed --------------------------------------------------------------
 
@@ -202,7 +191,9 @@ class ServedSandbox:
         return arn
 
     def enable_rotation(self, secret_arn: str, function_arn: str, days: int = 30) -> None:
-        self.secretsmanager.enable_rotation(self.sm_backend, secret_arn, function_arn, days)
+        self.sandbox.secretsmanager.enable_rotation(
+            self.sandbox.sm_backend, secret_arn, function_arn, days
+        )
 
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Until every rotation started by RotateSecret has ended (bounded)."""
@@ -219,7 +210,7 @@ class ServedSandbox:
             ResourceNotFoundException,
             SecretNotFoundException,
         )
-        from moto.secretsmanager.models import SecretsManagerBackend
+        from moto.secretsmanager.models import FakeSecret, SecretsManagerBackend
 
         original = SecretsManagerBackend.rotate_secret
         served = self
@@ -235,6 +226,8 @@ class ServedSandbox:
             if not backend._is_valid_identifier(secret_id):
                 raise SecretNotFoundException()
             secret = backend.secrets[secret_id]
+            if not isinstance(secret, FakeSecret):
+                raise InvalidRequestException("a replica secret cannot be rotated")
             function_arn = rotation_lambda_arn or secret.rotation_lambda_arn
             if not function_arn:
                 raise InvalidRequestException(
@@ -260,7 +253,7 @@ class ServedSandbox:
             thread.start()
             return json.dumps({"ARN": secret.arn, "Name": secret.name, "VersionId": token})
 
-        SecretsManagerBackend.rotate_secret = rotate_secret  # type: ignore[method-assign]
+        SecretsManagerBackend.rotate_secret = rotate_secret  # type: ignore[method-assign,assignment]
 
         def restore() -> None:
             SecretsManagerBackend.rotate_secret = original  # type: ignore[method-assign]
@@ -321,11 +314,11 @@ class _LogsToCloudWatch(logging.Handler):
         if self._group not in backend.groups:
             backend.create_log_group(self._group, tags={})
         backend.create_log_stream(self._group, self._stream)
-        self._logger.addHandler(self)
+        self._logger.addHandler(self)  # Powertools' Logger passes it to its logging.Logger
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._logger.removeHandler(self)
+        self._logger._logger.removeHandler(self)
 
     def emit(self, record: logging.LogRecord) -> None:
         line = self.format(record)
@@ -357,17 +350,22 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox.server")
     parser.add_argument("--propagation-delay", type=float, default=0.05)
     args = parser.parse_args(argv)
-    with ServedSandbox(propagation_delay=args.propagation_delay) as served:
+    with (
+        Sandbox(propagation_delay=args.propagation_delay) as sandbox,
+        ServedSandbox(sandbox) as served,
+    ):
         print(
             json.dumps(
-                {"endpoint": served.endpoint, "ca_bundle": str(served.ca_bundle), "pid": os.getpid()}
+                {
+                    "endpoint": served.endpoint,
+                    "ca_bundle": str(served.ca_bundle),
+                    "pid": os.getpid(),
+                }
             ),
             flush=True,
         )
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 
