@@ -8,7 +8,7 @@ and why). A check never passes when it could not look. The AWS calls, per check:
 | secret-document | secretsmanager DescribeSecret, ListSecretVersionIds, GetSecretValue |
 | user-exists, user-password, user-not-default | memorydb DescribeUsers |
 | user-clusters, secret-host | memorydb DescribeACLs, DescribeClusters(ShowShardDetails) |
-| one-secret-per-user | secretsmanager ListSecrets, GetSecretValue (secrets with rotation on) |
+| one-secret-per-user | memorydb ListTags (owner tag); secretsmanager ListSecrets, GetSecretValue |
 | rotation-function | (DescribeSecret) |
 | function-settings, function-timeout | lambda GetFunctionConfiguration |
 | network-cluster-port | ec2 DescribeSubnets, DescribeSecurityGroups (+ memorydb DescribeClusters) |
@@ -29,6 +29,7 @@ from typing import Any
 
 from cli.aws import aws_errors, describe_failure
 from cli.state import Function, Inspection, Inspector, function_name
+from rotation.adapters.memorydb import OWNER_TAG
 from rotation.errors import RotationError
 from rotation.models import AWSCURRENT, Credentials
 
@@ -42,7 +43,12 @@ SECRET_ACTIONS = (
     "secretsmanager:PutSecretValue",
     "secretsmanager:UpdateSecretVersionStage",
 )
-USER_ACTIONS = ("memorydb:DescribeUsers", "memorydb:UpdateUser")
+USER_ACTIONS = (
+    "memorydb:DescribeUsers",
+    "memorydb:UpdateUser",
+    "memorydb:ListTags",
+    "memorydb:TagResource",
+)
 TOPOLOGY_ACTIONS = ("memorydb:DescribeACLs", "memorydb:DescribeClusters")
 WRITE_ACTIONS = ("secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage")
 # Reading every rotated secret's value to find duplicates is bounded.
@@ -231,6 +237,18 @@ class Doctor:
         current = self.current
         if current is None:
             raise CannotCheckError("the secret's document names no user")
+        user = self._user()
+        if user is not None:
+            try:
+                owner = self.inspector.directory.owner(user)
+            except RotationError as exc:
+                raise CannotCheckError(str(exc)) from None
+            if owner is not None and owner != self.inspection.secret.arn:
+                return _fail(
+                    f"the user's owner tag ({OWNER_TAG}) names another secret: {owner}",
+                    "keep one secret per user: rotate the user through that secret, or remove "
+                    "the tag (aws memorydb untag-resource) once that secret no longer rotates it",
+                )
         sm = self.aws.client("secretsmanager")
         paginator = sm.get_paginator("list_secrets")
         pages = _call("ListSecrets", lambda: list(paginator.paginate()))
@@ -482,7 +500,15 @@ class Doctor:
         if user is None:
             raise CannotCheckError("there is no such user")
         denied = self._simulate(SECRET_ACTIONS, [secret.arn], None)
-        denied += self._simulate(USER_ACTIONS, [user.arn], None)
+        # TagResource writes the owner tag, and only that key (the template's condition).
+        tag_keys = [
+            {
+                "ContextKeyName": "aws:TagKeys",
+                "ContextKeyValues": [OWNER_TAG],
+                "ContextKeyType": "stringList",
+            }
+        ]
+        denied += self._simulate(USER_ACTIONS, [user.arn], tag_keys)
         topology = self.inspection.topology
         if topology is not None:
             prefix = user.arn.rsplit(":", 1)[0]

@@ -12,6 +12,7 @@ do around a rotation that moto cannot (its Lambda backend needs Docker):
   success). The function runs in this process, with the environment of the function registered in
   moto's Lambda backend (so a misconfigured function misbehaves as deployed), its boto3 clients
   pointed back at this server.
+- `iam:SimulatePrincipalPolicy` is answered from the role's policies (sandbox/iam_simulation.py).
 - The function's log lines go to moto's CloudWatch Logs, in the function's log group, one stream
   per invocation, as Lambda does with its stdout; `FilterLogEvents` finds them.
 
@@ -37,6 +38,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from sandbox import iam_simulation
 from sandbox.driver import RotationDriver
 from sandbox.redis_server import free_port
 from sandbox.sandbox import ACCOUNT, FAST_WAITS, REGION, Sandbox
@@ -90,6 +92,7 @@ class ServedSandbox:
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
         self._stack.callback(self._patch_rotate_secret())
+        self._stack.enter_context(iam_simulation.patched())
         port = free_port()
         # werkzeug prints a line per request at INFO: the function's own log is what matters.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -275,18 +278,28 @@ class ServedSandbox:
         self, secret_arn: str, token: str, function: dict[str, Any], rotate_immediately: bool
     ) -> None:
         from rotation.handler import lambda_handler
+        from rotation.observability import metrics
         from rotation.settings import ENV_VARS
 
         with self._run_lock:
             variables = (function.get("Environment") or {}).get("Variables") or {}
             self._set_env(**{name: variables.get(name) for name in ENV_VARS})
+            # EMF metrics are printed to stdout, which in this process may be a CLI's.
+            self._set_env(POWERTOOLS_METRICS_DISABLED="true")
             _reset_function()
             log_group = (function.get("LoggingConfig") or {}).get("LogGroup") or (
                 f"/aws/lambda/{function['FunctionName']}"
             )
+            def handler(event: dict[str, Any], context: Any) -> Any:
+                try:
+                    return lambda_handler(event, context)
+                finally:
+                    # With output disabled Powertools does not clear them after an invocation.
+                    metrics.clear_metrics()
+
             with _LogsToCloudWatch(log_group):
                 driver = RotationDriver(
-                    lambda_handler,
+                    handler,
                     stage_pending=lambda _arn, _token, _copy: None,
                     finish_rotation=lambda arn, done: self.secretsmanager.finish_rotation(
                         self.sm_backend, arn, done
@@ -306,6 +319,7 @@ class _LogsToCloudWatch(logging.Handler):
 
         self._logger = logger
         self._group = log_group
+        self._replaced: list[logging.Handler] = []
         self._stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
         self.setFormatter(logger.registered_formatter)
 
@@ -314,11 +328,21 @@ class _LogsToCloudWatch(logging.Handler):
         if self._group not in backend.groups:
             backend.create_log_group(self._group, tags={})
         backend.create_log_stream(self._group, self._stream)
-        self._logger.addHandler(self)  # Powertools' Logger passes it to its logging.Logger
+        # As on Lambda, the function's log lines go to its log group and nowhere else (its
+        # stdout handler would write into whatever stdout this process has at the moment, e.g.
+        # a CLI's under test).
+        std_logger = self._logger._logger
+        self._replaced = list(std_logger.handlers)
+        for handler in self._replaced:
+            std_logger.removeHandler(handler)
+        std_logger.addHandler(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._logger._logger.removeHandler(self)
+        std_logger = self._logger._logger
+        std_logger.removeHandler(self)
+        for handler in self._replaced:
+            std_logger.addHandler(handler)
 
     def emit(self, record: logging.LogRecord) -> None:
         line = self.format(record)
