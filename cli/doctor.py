@@ -96,7 +96,9 @@ class Doctor:
 
     # -- the whole checklist ----------------------------------------------------------------------
 
-    def checks(self) -> list[Check]:
+    def _load_function(self) -> None:
+        if self.function is not None or self.function_problem is not None:
+            return
         target = self.function_arg or self.inspection.secret.function_arn
         if target:
             unknown: list[Any] = []
@@ -105,6 +107,11 @@ class Doctor:
                 self.function_problem = unknown[0].why
         else:
             self.function_problem = "no function given and none attached to the secret"
+
+    def checks(self, only: Iterable[str] | None = None) -> list[Check]:
+        """Every check in order (or only those named), each pass, fail or cannot-check."""
+        self._load_function()
+        wanted = set(only) if only is not None else None
         runs: list[tuple[str, str, Callable[[], Check]]] = [
             ("secret-document", "the secret's document", self.secret_document),
             ("user-exists", "the user exists", self.user_exists),
@@ -125,6 +132,8 @@ class Doctor:
         ]
         results = []
         for check_id, title, run in runs:
+            if wanted is not None and check_id not in wanted:
+                continue
             try:
                 check = run()
             except CannotCheckError as exc:

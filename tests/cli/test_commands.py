@@ -7,21 +7,23 @@ TLS nodes. The `cli` fixture scans every output for every password the sandbox h
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from sandbox.server import ServedSandbox
 from sandbox.sandbox import new_password
+from sandbox.server import ServedSandbox
 from tests.cli.conftest import Cli, Seeded, seed
 
 pytestmark = pytest.mark.integration
 
 
-def _probe(cli: Cli, served: ServedSandbox, arn: str, *extra: str) -> tuple[int, dict]:
+def _probe(cli: Cli, served: ServedSandbox, arn: str, *extra: str) -> tuple[int, dict[str, Any]]:
     return cli.json("status", arn, "--probe", "--ca-bundle", str(served.ca_bundle), *extra)
 
 
@@ -42,7 +44,8 @@ def test_healthy_then_rotate_follow_then_healthy(
     assert nodes
     current = before["probe"][0]
     assert current["stage"] == "AWSCURRENT"
-    assert current["accepted"] == nodes and not current["rejected"]
+    assert current["accepted"] == nodes
+    assert not current["rejected"]
     assert before["user"]["password_count"] == 1
 
     code, rotated = cli.json("rotate", seeded.arn, "--follow", "--timeout", "60")
@@ -106,6 +109,12 @@ def test_stale_pending_is_removed_only_with_apply(cli: Cli, served: ServedSandbo
     assert (code, status["verdict"]["code"]) == (1, "stale-pending")
     assert status["pending"]["version"] == pending
     assert status["verdict"]["next"] == f"memorydb-rotation repair {status['secret']['name']}"
+
+    # RotateSecret itself refuses while it stands.
+    code, refused = cli.json("rotate", seeded.arn)
+    assert (code, refused["result"]) == (1, "refused")
+    assert "previous rotation isn't complete" in refused["reason"]
+    assert refused["verdict"]["next"].startswith("memorydb-rotation repair")
 
     ca = ("--ca-bundle", str(served.ca_bundle), "--stale-after", "0")
     code, plan = cli.json("repair", seeded.arn, *ca)
@@ -200,7 +209,9 @@ def test_doctor_passes_the_role_the_template_would_give(
                     "memorydb:ListTags",
                     "memorydb:TagResource",
                 ],
-                "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["memorydb-rotation:secret"]}},
+                "Condition": {
+                    "ForAllValues:StringEquals": {"aws:TagKeys": ["memorydb-rotation:secret"]}
+                },
                 "Resource": user_arn,
             },
             {
@@ -214,26 +225,21 @@ def test_doctor_passes_the_role_the_template_would_give(
         ],
     }
     role = "memorydb-rotation-role"
-    iam.put_role_policy(RoleName=role, PolicyName="rotation", PolicyDocument=json_dumps(policy))
+    iam.put_role_policy(RoleName=role, PolicyName="rotation", PolicyDocument=json.dumps(policy))
     try:
-        code, doc = cli.json("doctor", seeded.arn)
+        _code, doc = cli.json("doctor", seeded.arn)
     finally:
         iam.delete_role_policy(RoleName=role, PolicyName="rotation")
     checks = {c["id"]: c for c in doc["checks"]}
     assert checks["role-permissions"]["result"] == "pass", checks["role-permissions"]
 
 
-def json_dumps(value: object) -> str:
-    import json
-
-    return json.dumps(value)
-
-
 def test_json_is_one_document_and_text_is_plain_when_piped(
     cli: Cli, served: ServedSandbox, seeded: Seeded
 ) -> None:
     result = cli("status", seeded.arn, "--json")
-    assert result.stdout.lstrip().startswith("{") and result.stdout.rstrip().endswith("}")
+    assert result.stdout.lstrip().startswith("{")
+    assert result.stdout.rstrip().endswith("}")
     assert result.doc["command"] == "status"
     text = cli("status", seeded.arn)
     assert text.exit_code == 0
@@ -253,9 +259,7 @@ def test_access_and_usage_errors_exit_2(cli: Cli) -> None:
     assert cli("rotate", "x", "--no-such-option").exit_code == 2
 
 
-def test_the_console_script_runs_against_the_sandbox(
-    served: ServedSandbox, seeded: Seeded
-) -> None:
+def test_the_console_script_runs_against_the_sandbox(served: ServedSandbox, seeded: Seeded) -> None:
     script = Path(sys.executable).with_name("memorydb-rotation")
     result = subprocess.run(
         [str(script), "status", seeded.arn, "--json"],
