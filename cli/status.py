@@ -171,7 +171,7 @@ def judge(  # noqa: PLR0911 - one verdict per state, in order of precedence
         return _two_passwords(inspection, now)
     return Verdict(
         "healthy",
-        f"healthy: one password, AWSCURRENT in place, user active on {_where(inspection.topology)}",
+        f"one password, AWSCURRENT in place, user active on {_where(inspection.topology)}",
         f"memorydb-rotation rotate {name} --follow (to rotate now)",
         OK,
     )
@@ -191,7 +191,7 @@ def _two_passwords(inspection: Inspection, now: datetime) -> Verdict:
     if function is not None and function.policy == "keep":
         return Verdict(
             "healthy",
-            "healthy: two passwords, as OLD_PASSWORD_POLICY=keep leaves them",
+            "two passwords, as OLD_PASSWORD_POLICY=keep leaves them",
             None,
             OK,
         )
@@ -202,7 +202,7 @@ def _two_passwords(inspection: Inspection, now: datetime) -> Verdict:
     ):
         return Verdict(
             "healthy",
-            "healthy: two passwords within the grace period of OLD_PASSWORD_POLICY=drop-after",
+            "two passwords within the grace period of OLD_PASSWORD_POLICY=drop-after",
             None,
             OK,
         )
@@ -308,8 +308,9 @@ def run(
     probe_with: Any | None = None,
     timeout: float = 10.0,
     stale_after: float = STALE_AFTER_SECONDS,
+    read_function: bool = True,
 ) -> dict[str, Any]:
-    inspection = inspector.inspect(secret_id)
+    inspection = inspector.inspect(secret_id, function=read_function)
     probes = probe(inspection, probe_with, timeout=timeout) if probe_with is not None else None
     verdict = judge(inspection, probes or [], now=inspector.now(), stale_after=stale_after)
     return document(inspection, probes, verdict)
