@@ -1,6 +1,6 @@
 """The sandbox served over HTTP, for programs that talk to AWS the ordinary way (the CLI).
 
-    python -m sandbox.server [--propagation-delay D]
+    python -m sandbox.server [--seed] [--propagation-delay D]
 
 Runs moto as a server (ThreadedMotoServer) with the sandbox's faithful MemoryDB and Secrets
 Manager patches and a TLS redis-server as the data plane, and adds what Secrets Manager and Lambda
@@ -16,8 +16,9 @@ do around a rotation that moto cannot (its Lambda backend needs Docker):
 - The function's log lines go to moto's CloudWatch Logs, in the function's log group, one stream
   per invocation, as Lambda does with its stdout; `FilterLogEvents` finds them.
 
-Printed on start (one JSON line): the endpoint, the CA bundle that verifies the data plane, the pid.
-Passwords are never printed.
+Printed on start: one JSON line on stdout (the endpoint, the CA bundle that verifies the nodes, the
+pid; with --seed the secret's and the function's ARNs) and, on stderr, the `export` line that points
+the CLI at it. Passwords are never printed.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from moto.secretsmanager.models import SecretsManagerBackend
 
 FUNCTION = "memorydb-rotation"
+SEEDED_USER = "app-user"
 ROLE = "memorydb-rotation-role"
 _CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -290,6 +292,7 @@ class ServedSandbox:
             log_group = (function.get("LoggingConfig") or {}).get("LogGroup") or (
                 f"/aws/lambda/{function['FunctionName']}"
             )
+
             def handler(event: dict[str, Any], context: Any) -> Any:
                 try:
                     return lambda_handler(event, context)
@@ -373,19 +376,33 @@ def _reset_function() -> None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox.server")
     parser.add_argument("--propagation-delay", type=float, default=0.05)
+    parser.add_argument(
+        "--seed",
+        action="store_true",
+        help="also create user app-user, its secret, and the rotation function attached to it",
+    )
     args = parser.parse_args(argv)
     with (
         Sandbox(propagation_delay=args.propagation_delay) as sandbox,
         ServedSandbox(sandbox) as served,
     ):
+        started: dict[str, Any] = {
+            "endpoint": served.endpoint,
+            "ca_bundle": str(served.ca_bundle),
+            "pid": os.getpid(),
+        }
+        if args.seed:
+            function_arn = served.deploy_function()
+            password = sandbox.create_user(SEEDED_USER)
+            secret_arn = sandbox.create_secret(SEEDED_USER, password, rotation=False)
+            served.enable_rotation(secret_arn, function_arn)
+            started.update(secret=secret_arn, function=function_arn)
+        print(json.dumps(started), flush=True)
         print(
-            json.dumps(
-                {
-                    "endpoint": served.endpoint,
-                    "ca_bundle": str(served.ca_bundle),
-                    "pid": os.getpid(),
-                }
-            ),
+            f"export AWS_ENDPOINT_URL={served.endpoint} AWS_REGION={REGION} "
+            "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
+            f"MEMORYDB_ROTATION_CA_BUNDLE={served.ca_bundle}",
+            file=sys.stderr,
             flush=True,
         )
         with contextlib.suppress(KeyboardInterrupt):
