@@ -18,9 +18,14 @@ _STYLE = {"pass": "green", "fail": "red", "cannot-check": "yellow"}
 
 
 class Output:
-    def __init__(self, *, json_mode: bool, stream: TextIO | None = None) -> None:
+    def __init__(
+        self, *, json_mode: bool, stream: TextIO | None = None, terminal: bool | None = None
+    ) -> None:
+        """`terminal` None: ask the stream (Rich's detection, which honours NO_COLOR)."""
         self.json_mode = json_mode
-        self.console = Console(file=stream or sys.stdout, highlight=False, soft_wrap=True)
+        self.console = Console(
+            file=stream or sys.stdout, highlight=False, soft_wrap=True, force_terminal=terminal
+        )
 
     @property
     def rich(self) -> bool:
