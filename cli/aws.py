@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from botocore.exceptions import ClientError
 
 # Error codes that mean "the caller may not look", across the services the CLI reads.
-_DENIED = frozenset(
+DENIED_CODES = frozenset(
     {
         "AccessDenied",
         "AccessDeniedException",
@@ -48,7 +48,7 @@ def error_code(exc: ClientError) -> str:
 
 
 def denied(exc: ClientError) -> bool:
-    return error_code(exc) in _DENIED
+    return error_code(exc) in DENIED_CODES
 
 
 def describe_failure(exc: Exception, call: str) -> str:
@@ -57,7 +57,7 @@ def describe_failure(exc: Exception, call: str) -> str:
 
     if isinstance(exc, ClientError):
         code = error_code(exc)
-        if code in _DENIED:
+        if code in DENIED_CODES:
             return f"{call}: access denied ({code})"
         return f"{call} failed ({code})"
     # botocore.parsers.ResponseParserError (an endpoint answering HTML, e.g. an API the sandbox

@@ -14,9 +14,10 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from cli.aws import Aws, CliError, aws_errors, describe_failure, fingerprint
+from cli.aws import DENIED_CODES, Aws, CliError, aws_errors, describe_failure, fingerprint
 from rotation.adapters.memorydb import MemoryDBDirectory
-from rotation.errors import AwsCallError, RotationError
+from rotation.adapters.secrets_manager import SecretsManagerStore
+from rotation.errors import AwsCallError, RotationError, SecretValueNotFoundError
 from rotation.models import AWSCURRENT, AWSPENDING, AWSPREVIOUS, Credentials, MemoryDBUser, Topology
 
 STAGES = (AWSCURRENT, AWSPENDING, AWSPREVIOUS)
@@ -151,6 +152,7 @@ class Inspector:
         self.aws = aws
         self.now = now
         self.directory = MemoryDBDirectory(boto3_client=aws.client("memorydb"))
+        self.store = SecretsManagerStore(boto3_client=aws.client("secretsmanager"))
 
     # -- the secret ---------------------------------------------------------------------------
 
@@ -195,27 +197,17 @@ class Inspector:
         )
 
     def _read_value(self, secret_id: str, version: Version) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         stage = next(s for s in STAGES + version.stages if s in version.stages)
         try:
-            response = self.aws.client("secretsmanager").get_secret_value(
-                SecretId=secret_id, VersionId=version.id, VersionStage=stage
-            )
-        except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code"))
-            version.problem = (
-                "no value yet"
-                if code == "ResourceNotFoundException"
-                else describe_failure(exc, "GetSecretValue")
-            )
+            value = self.store.get_value(secret_id, stage=stage, version_id=version.id)
+        except SecretValueNotFoundError:
+            version.problem = "no value yet"
             return
-        except BotoCoreError as exc:
-            version.problem = describe_failure(exc, "GetSecretValue")
+        except AwsCallError as exc:
+            version.problem = _access(str(exc))
             return
-        value = response.get("SecretString")
-        if value is None:
-            version.problem = "binary data, not the JSON document"
+        except RotationError as exc:
+            version.problem = str(exc)
             return
         try:
             version.credentials = Credentials.parse(value)
@@ -312,6 +304,14 @@ class Inspector:
                 arn, inspection.secret.arn, inspection.unknown
             )
         return inspection
+
+
+def _access(message: str) -> str:
+    """The adapters say `GetSecretValue failed: AccessDeniedException`; say it as the CLI does."""
+    operation, _, code = message.partition(" failed: ")
+    if code in DENIED_CODES:
+        return f"{operation}: access denied ({code})"
+    return message
 
 
 def _input(schedule: dict[str, Any]) -> Any:

@@ -106,11 +106,17 @@ def judge(  # noqa: PLR0911 - one verdict per state, in order of precedence
     current_version = secret.holder(AWSCURRENT)
     if current_version is None or current_version.credentials is None:
         why = current_version.problem if current_version else "no version is AWSCURRENT"
+        if why and "access denied" in why:
+            return Verdict("cannot-check", f"AWSCURRENT cannot be read: {why}", None, ACCESS)
         return Verdict(
             "secret-invalid",
             f"AWSCURRENT cannot be used: {why}",
             f"memorydb-rotation doctor {name}",
             PROBLEM,
+        )
+    if inspection.user is None and any(u.what == "the user" for u in inspection.unknown):
+        return Verdict(
+            "cannot-check", f"the user cannot be read: {inspection.user_problem}", None, ACCESS
         )
     if inspection.user is None:
         return Verdict(

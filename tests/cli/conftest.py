@@ -8,16 +8,50 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 from typer.testing import CliRunner
 
 from cli.app import app
+from cli.aws import Aws
 from sandbox.sandbox import Sandbox
 from sandbox.server import ServedSandbox
 
-pytestmark = pytest.mark.integration
-
 _names = itertools.count(1)
+
+
+class Stubs:
+    def __init__(self) -> None:
+        self.aws = Aws(
+            boto3.Session(
+                region_name="eu-west-1", aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x"
+            )
+        )
+        self.stubbers: dict[str, Stubber] = {}
+
+    def __call__(self, service: str) -> Stubber:
+        if service not in self.stubbers:
+            # Bypass any AWS_ENDPOINT_URL: the stubbed client never sends a request anyway.
+            client = self.aws.session.client(
+                service,  # type: ignore[call-overload]
+                endpoint_url=f"https://{service}.example",
+            )
+            self.aws._clients[service] = client
+            self.stubbers[service] = Stubber(client)
+            self.stubbers[service].activate()
+        return self.stubbers[service]
+
+    def done(self) -> None:
+        for stubber in self.stubbers.values():
+            stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
+def stubs() -> Iterator[Stubs]:
+    box = Stubs()
+    yield box
+    box.done()
 
 
 @dataclass

@@ -6,17 +6,14 @@ read is denied (cannot-check, never pass)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
-from cli.aws import Aws
 from cli.doctor import CANNOT, FAIL, PASS, SECRET_ACTIONS, TOPOLOGY_ACTIONS, USER_ACTIONS, Doctor
 from cli.state import Function, Inspection, Inspector, Secret, Version
 from rotation.models import Cluster, Credentials, Endpoint, MemoryDBUser, Node, Topology
+from tests.cli.conftest import Stubs
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -25,39 +22,6 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/rotation-role"
 USER_ARN = f"arn:aws:memorydb:{REGION}:{ACCOUNT}:user/app"
 KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 HOST = "clustercfg.c1.abc123.memorydb.eu-west-1.amazonaws.com"
-
-
-class Stubs:
-    def __init__(self) -> None:
-        self.aws = Aws(
-            boto3.Session(
-                region_name=REGION, aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x"
-            )
-        )
-        self.stubbers: dict[str, Stubber] = {}
-
-    def __call__(self, service: str) -> Stubber:
-        if service not in self.stubbers:
-            # Bypass any AWS_ENDPOINT_URL: the stubbed client never sends a request anyway.
-            client = self.aws.session.client(
-                service,  # type: ignore[call-overload]
-                endpoint_url=f"https://{service}.example",
-            )
-            self.aws._clients[service] = client
-            self.stubbers[service] = Stubber(client)
-            self.stubbers[service].activate()
-        return self.stubbers[service]
-
-    def done(self) -> None:
-        for stubber in self.stubbers.values():
-            stubber.assert_no_pending_responses()
-
-
-@pytest.fixture
-def stubs() -> Iterator[Stubs]:
-    box = Stubs()
-    yield box
-    box.done()
 
 
 def inspection(*, kms_key: str | None = None, vpc: dict[str, Any] | None = None) -> Inspection:
