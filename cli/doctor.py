@@ -225,17 +225,15 @@ class Doctor:
             raise CannotCheckError("needs the secret's document and the user's clusters")
         if current.host is None:
             return _pass("no host in the secret: the function uses the discovered endpoints")
-        for cluster in topology.clusters:
-            endpoints = [cluster.endpoint] + [node.endpoint for node in cluster.nodes]
-            for endpoint in endpoints:
-                if (endpoint.host, endpoint.port) == (current.host, current.port):
-                    if current.ssl != cluster.tls:
-                        return _fail(
-                            f"'ssl' is {str(current.ssl).lower()} but cluster {cluster.name} "
-                            f"has TLSEnabled {str(cluster.tls).lower()}",
-                            "set 'ssl' to match the cluster",
-                        )
-                    return _pass(f"'host' and 'port' are an endpoint of cluster {cluster.name}")
+        cluster = topology.cluster_serving(current.host, current.port)
+        if cluster is not None:
+            if current.ssl != cluster.tls:
+                return _fail(
+                    f"'ssl' is {str(current.ssl).lower()} but cluster {cluster.name} "
+                    f"has TLSEnabled {str(cluster.tls).lower()}",
+                    "set 'ssl' to match the cluster",
+                )
+            return _pass(f"'host' and 'port' are an endpoint of cluster {cluster.name}")
         return _fail(
             "'host'/'port' is not an endpoint of any cluster the user is in",
             "set 'host' to the cluster endpoint (or remove it): "

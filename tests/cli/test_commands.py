@@ -272,3 +272,18 @@ def test_the_console_script_runs_against_the_sandbox(served: ServedSandbox, seed
     assert result.returncode == 0, result.stderr
     assert '"code": "healthy"' in result.stdout
     assert seeded.password not in result.stdout + result.stderr
+
+
+def test_doctor_refuses_a_host_outside_the_users_clusters(cli: Cli, served: ServedSandbox) -> None:
+    box = served.sandbox
+    password = box.create_user("cli-user-elsewhere")
+    arn = box.create_secret(
+        "cli-user-elsewhere", password, rotation=False, host="attacker.example.com", port=6379
+    )
+    served.enable_rotation(arn, "arn:aws:lambda:us-east-1:123456789012:function:memorydb-rotation")
+    code, doc = cli.json("doctor", arn)
+    checks = {c["id"]: c for c in doc["checks"]}
+    assert code == 1
+    assert checks["secret-host"]["result"] == "fail"
+    assert "attacker.example.com" not in checks["secret-host"]["detail"]
+    assert checks["user-clusters"]["result"] == "pass"
