@@ -50,7 +50,6 @@ USER_ACTIONS = (
     "memorydb:TagResource",
 )
 TOPOLOGY_ACTIONS = ("memorydb:DescribeACLs", "memorydb:DescribeClusters")
-WRITE_ACTIONS = ("secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage")
 # Reading every rotated secret's value to find duplicates is bounded.
 MAX_SECRETS_COMPARED = 200
 
@@ -569,24 +568,31 @@ class Doctor:
         return _pass("the role may decrypt the customer-managed key through Secrets Manager")
 
     def resource_policy(self) -> Check:
+        """cli/secret_policy.py decides, as IAM would, who besides the rotation role may still
+        write versions or change the policy (docs/secret-policy.md)."""
+        from cli.secret_policy import SecretPolicyError, check_secret_policy
+
         secret = self.inspection.secret
+        role = self._function().role
+        if not role:
+            raise CannotCheckError("the function has no role to exempt")
         sm = self.aws.client("secretsmanager")
         response = _call("GetResourcePolicy", sm.get_resource_policy, SecretId=secret.arn)
-        raw = response.get("ResourcePolicy")
-        fix = (
-            "attach a resource policy that denies secretsmanager:PutSecretValue and "
-            "UpdateSecretVersionStage to every principal except the rotation role (and your "
-            "break-glass role): a principal that may write AWSCURRENT can choose the password "
-            "and host the function proves"
-        )
-        if not raw:
-            return _fail(
-                "the secret has no resource policy: any principal IAM allows may write", fix
+        try:
+            checked = check_secret_policy(
+                response.get("ResourcePolicy"), role, secret_arn=secret.arn
             )
-        policy = json.loads(raw)
-        if _denies_writes(policy):
-            return _pass("the resource policy denies version writes to other principals")
-        return _fail("the resource policy does not deny version writes", fix)
+        except SecretPolicyError as exc:
+            raise CannotCheckError(str(exc)) from None
+        fix = (
+            "attach the policy docs/secret-policy.md prints (only the rotation role writes "
+            "versions; named administrators manage the secret) with aws secretsmanager "
+            "put-resource-policy --block-public-policy"
+        )
+        if checked.problems:
+            return _fail("; ".join(checked.problems), fix)
+        others = ", ".join(checked.other_writers) or "no one else"
+        return _pass(f"only the rotation role writes versions (also allowed: {others})")
 
     def failure_alarm(self) -> Check:
         function = self._function()
@@ -687,19 +693,6 @@ def _key_policy_admits(policy: dict[str, Any], account: str, role: str | None) -
         if f"arn:aws:iam::{account}:root" in names or account in names or "*" in names:
             return True
         if role and role in names:
-            return True
-    return False
-
-
-def _denies_writes(policy: dict[str, Any]) -> bool:
-    for statement in _statements(policy):
-        if statement.get("Effect") != "Deny":
-            continue
-        actions = _listed(statement.get("Action"))
-        covers = all(
-            any(a in {"*", "secretsmanager:*", write} for a in actions) for write in WRITE_ACTIONS
-        )
-        if covers:
             return True
     return False
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from cli.doctor import CANNOT, FAIL, PASS, SECRET_ACTIONS, TOPOLOGY_ACTIONS, USER_ACTIONS, Doctor
+from cli.secret_policy import recommended_policy
 from cli.state import Function, Inspection, Inspector, Secret, Version
 from rotation.models import Cluster, Credentials, Endpoint, MemoryDBUser, Node, Topology
 from tests.cli.conftest import Stubs
@@ -353,11 +354,15 @@ def test_no_failure_alarm_or_only_disabled_ones_fails(stubs: Stubs) -> None:
     assert doctor(stubs, inspection()).failure_alarm().result == FAIL
 
 
+ADMIN = f"arn:aws:iam::{ACCOUNT}:role/admin"
+
+
 @pytest.mark.parametrize(
     ("policy", "expected"),
     [
         (None, FAIL),
         ({"Statement": [{"Effect": "Allow", "Action": "*", "Principal": "*"}]}, FAIL),
+        # Denies writes to everyone but the role, yet forgets the policy calls themselves.
         (
             {
                 "Statement": [
@@ -367,13 +372,16 @@ def test_no_failure_alarm_or_only_disabled_ones_fails(stubs: Stubs) -> None:
                         "Action": [
                             "secretsmanager:PutSecretValue",
                             "secretsmanager:UpdateSecretVersionStage",
+                            "secretsmanager:UpdateSecret",
                         ],
-                        "Condition": {"StringNotEquals": {"aws:PrincipalArn": ROLE}},
+                        "Resource": "*",
+                        "Condition": {"ArnNotEquals": {"aws:PrincipalArn": ROLE}},
                     }
                 ]
             },
-            PASS,
+            FAIL,
         ),
+        (recommended_policy(ROLE, [ADMIN]), PASS),
     ],
 )
 def test_resource_policy_limits_writers(
