@@ -172,6 +172,14 @@ def test_doctor_names_a_misconfigured_function(cli: Cli, served: ServedSandbox) 
     for passing in ("secret-document", "user-exists", "user-clusters", "secret-host"):
         assert checks[passing]["result"] == "pass"
 
+    # Asked about another function than the one rotation runs: that is the first failure.
+    code, doc = cli.json("doctor", seeded.arn, "--function", "memorydb-rotation")
+    checks = {c["id"]: c for c in doc["checks"]}
+    assert code == 1
+    assert checks["rotation-function"]["result"] == "fail"
+    assert "misconfigured" in checks["rotation-function"]["detail"]
+    assert checks["function-settings"]["result"] == "pass"
+
 
 def test_doctor_names_missing_permissions(cli: Cli, served: ServedSandbox, seeded: Seeded) -> None:
     # The sandbox's role has no policy at all: every call the function makes is denied.
@@ -287,3 +295,12 @@ def test_doctor_refuses_a_host_outside_the_users_clusters(cli: Cli, served: Serv
     assert checks["secret-host"]["result"] == "fail"
     assert "attacker.example.com" not in checks["secret-host"]["detail"]
     assert checks["user-clusters"]["result"] == "pass"
+
+
+def test_rotate_without_follow_starts_and_returns(
+    cli: Cli, served: ServedSandbox, seeded: Seeded
+) -> None:
+    code, doc = cli.json("rotate", seeded.arn)
+    assert (code, doc["result"], doc["events"]) == (0, "started", [])
+    served.wait_idle()
+    assert served.sandbox.view(seeded.arn).version_with("AWSCURRENT") == doc["token"]
