@@ -304,3 +304,27 @@ def test_rotate_without_follow_starts_and_returns(
     assert (code, doc["result"], doc["events"]) == (0, "started", [])
     served.wait_idle()
     assert served.sandbox.view(seeded.arn).version_with("AWSCURRENT") == doc["token"]
+
+
+def test_a_scheduled_drop_is_reported_and_not_repaired(
+    cli: Cli, served: ServedSandbox, seeded: Seeded
+) -> None:
+    # What finishSecret leaves with OLD_PASSWORD_POLICY=drop-after: two passwords and a one-time
+    # schedule that will invoke the function with this secret in its input.
+    _set_passwords(served, seeded.user, [new_password(), seeded.password])
+    served.client("scheduler").create_schedule(
+        Name="drop-old-password-cli-test",
+        ScheduleExpression="at(2030-01-01T00:00:00)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={
+            "Arn": seeded.function_arn,
+            "RoleArn": "arn:aws:iam::123456789012:role/scheduler",
+            "Input": json.dumps({"action": "drop-old-password", "SecretId": seeded.arn}),
+        },
+    )
+    code, status = cli.json("status", seeded.arn)
+    assert (code, status["verdict"]["code"]) == (0, "drop-scheduled")
+    assert status["scheduled_drop"]["name"] == "drop-old-password-cli-test"
+    assert status["scheduled_drop"]["expression"] == "at(2030-01-01T00:00:00)"
+    code, plan = cli.json("repair", seeded.arn, "--ca-bundle", str(served.ca_bundle))
+    assert (code, plan["verdict"]["code"]) == (0, "nothing-to-repair")
