@@ -110,7 +110,8 @@ def _shared_context_connection(context: ssl.SSLContext) -> type[Any]:
     return SharedContextSSLConnection
 
 
-_X509_V_ERR_HOSTNAME_MISMATCH = 62
+# X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH (OpenSSL's x509_vfy.h).
+_NAME_MISMATCH = frozenset({62, 64})
 # Most specific first: SSLCertVerificationError is an SSLError, and both are OSErrors.
 _REASONS: tuple[tuple[type[BaseException], str], ...] = (
     (ssl.SSLCertVerificationError, "TLS certificate did not verify"),
@@ -126,10 +127,7 @@ def _reason(exc: BaseException) -> str:
     """The cause by exception type, walking redis-py's wrapping to the socket or TLS error."""
     seen: BaseException | None = exc
     while seen is not None:
-        if (
-            isinstance(seen, ssl.SSLCertVerificationError)
-            and seen.verify_code == _X509_V_ERR_HOSTNAME_MISMATCH
-        ):
+        if isinstance(seen, ssl.SSLCertVerificationError) and seen.verify_code in _NAME_MISMATCH:
             return "TLS certificate is not for this host name"
         for kind, reason in _REASONS:
             if isinstance(seen, kind):

@@ -45,7 +45,11 @@ class SecretsManagerStore:
         response = call(
             "DescribeSecret",
             lambda: self.client.describe_secret(SecretId=secret_id),
-            {"ResourceNotFoundException": lambda _: SecretNotFoundError("there is no such secret")},
+            {
+                "ResourceNotFoundException": lambda _: SecretNotFoundError(
+                    "there is no secret with that SecretId"
+                )
+            },
         )
         versions = {
             version: tuple(stages)

@@ -4,7 +4,6 @@ against a real redis-server over TCP and TLS."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import boto3
 import pytest
@@ -13,12 +12,8 @@ from pydantic import SecretStr
 
 from rotation import errors
 from rotation.adapters.memorydb import MemoryDBDirectory
-from rotation.adapters.redis_verifier import RedisVerifier
 from rotation.adapters.secrets_manager import SecretsManagerStore
-from rotation.models import Endpoint
 from sandbox import Sandbox
-from sandbox.redis_server import RedisServer, free_port
-from sandbox.tls import TlsFiles
 
 PW1 = "Password-one-0123456789"
 PW2 = "Password-two-0123456789"
@@ -193,57 +188,3 @@ def test_moving_a_label_without_naming_its_holder_is_refused(sandbox: Sandbox) -
         sandbox.sm_client.update_secret_version_stage(
             SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=token
         )
-
-
-# -- the verifier on a real redis-server -------------------------------------------------------
-
-
-@pytest.fixture
-def plain_redis() -> Iterator[RedisServer]:
-    with RedisServer() as server:
-        server.apply_user("app-user", "on ~* +@all", [PW1])
-        yield server
-
-
-def test_verifier_over_tcp(plain_redis: RedisServer) -> None:
-    verifier = RedisVerifier(timeout_seconds=2)
-    endpoint = Endpoint(plain_redis.host, plain_redis.port, tls=False)
-    assert verifier.authenticates(endpoint, "app-user", SecretStr(PW1))
-    assert not verifier.authenticates(endpoint, "app-user", SecretStr(PW2))
-    assert not verifier.authenticates(endpoint, "nobody", SecretStr(PW1))
-
-
-def test_verifier_accepts_a_user_that_may_not_ping(plain_redis: RedisServer) -> None:
-    plain_redis.apply_user("reader", "on ~app:* +get", [PW2])
-    verifier = RedisVerifier(timeout_seconds=2)
-    endpoint = Endpoint(plain_redis.host, plain_redis.port, tls=False)
-    assert verifier.authenticates(endpoint, "reader", SecretStr(PW2))
-    assert not verifier.authenticates(endpoint, "reader", SecretStr(PW1))
-
-
-def test_verifier_over_tls(tls_files: TlsFiles, other_ca: TlsFiles) -> None:
-    with RedisServer(tls=tls_files) as server:
-        server.apply_user("app-user", "on ~* +@all", [PW1])
-        endpoint = Endpoint(server.host, server.port, tls=True)
-        trusted = RedisVerifier(ca_bundle=tls_files.ca_cert, timeout_seconds=2)
-        assert trusted.authenticates(endpoint, "app-user", SecretStr(PW1))
-        assert not trusted.authenticates(endpoint, "app-user", SecretStr(PW2))
-        for verifier in (
-            RedisVerifier(ca_bundle=other_ca.ca_cert, timeout_seconds=2),
-            RedisVerifier(timeout_seconds=2),  # the system store does not know the test CA
-        ):
-            with pytest.raises(errors.ClusterUnreachableError, match="did not verify"):
-                verifier.authenticates(endpoint, "app-user", SecretStr(PW1))
-        # The certificate names localhost and 127.0.0.1, not this name: hostname check.
-        wrong_name = Endpoint("127.0.0.2", server.port, tls=True)
-        with pytest.raises(errors.ClusterUnreachableError):
-            trusted.authenticates(wrong_name, "app-user", SecretStr(PW1))
-
-
-def test_verifier_reports_a_closed_port() -> None:
-    verifier = RedisVerifier(timeout_seconds=1)
-    with pytest.raises(errors.ClusterUnreachableError, match="connection refused") as raised:
-        verifier.authenticates(
-            Endpoint("127.0.0.1", free_port(), tls=False), "app-user", SecretStr(PW1)
-        )
-    assert PW1 not in str(raised.value)
