@@ -104,7 +104,8 @@ def cli(served: ServedSandbox) -> Iterator[Cli]:
     # No output, in any mode, ever holds a password the sandbox has seen.
     served.wait_idle()
     passwords = set(served.sandbox.passwords_seen)
-    for arn in list(served.sandbox.sm_backend.secrets):
+    listed = served.client("secretsmanager").list_secrets()["SecretList"]
+    for arn in [secret["ARN"] for secret in listed]:
         view = served.sandbox.view(arn)
         passwords |= {v["password"] for v in view.values.values() if "password" in v}
     for text in runner.outputs:
