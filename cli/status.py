@@ -223,15 +223,22 @@ def _two_passwords(inspection: Inspection, now: datetime) -> Verdict:
 
 
 def _grace_over(inspection: Inspection, now: datetime) -> bool:
+    """Past OLD_PASSWORD_GRACE_SECONDS (as the function reads it, default included) since the last
+    rotation, plus the minute EventBridge Scheduler may fire late. Unknown counts as not over."""
+    from rotation.errors import RotationError
+    from rotation.settings import Settings
+
     function, last = inspection.function, inspection.secret.last_rotated
     if function is None or last is None:
         return False
     try:
-        grace = float(function.environment.get("OLD_PASSWORD_GRACE_SECONDS", "0"))
-    except ValueError:
+        settings = Settings.from_env(function.environment)
+    except RotationError:
         return False
-    # The schedule fires within a minute of its time.
-    return (now - last).total_seconds() > grace + 60
+    grace = getattr(settings, "old_password_grace_seconds", None)
+    if grace is None:
+        return False
+    return (now - last).total_seconds() > float(grace) + 60
 
 
 def _where(topology: Topology | None) -> str:
