@@ -112,10 +112,21 @@ class RedisServer:
                 password=self._admin_password,
                 ssl=self.tls is not None,
                 ssl_ca_certs=str(self.tls.ca_cert) if self.tls else None,
+                # The sandbox's own probes verify the CA, not the name: a server given a
+                # certificate for another name (a negative test) must still be administered.
+                ssl_check_hostname=False,
                 socket_timeout=5,
                 retry=Retry(NoBackoff(), 0),
             )
         return self._admin
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    @property
+    def directory(self) -> Path | None:
+        return None if self._dir is None else Path(self._dir.name)
 
     @property
     def running(self) -> bool:
@@ -175,6 +186,7 @@ class RedisServer:
             password=password,
             ssl=self.tls is not None,
             ssl_ca_certs=str(self.tls.ca_cert) if self.tls else None,
+            ssl_check_hostname=False,
             socket_timeout=5,
             protocol=2,
             # redis-py retries connection errors, and a refused AUTH is one: ask exactly once.

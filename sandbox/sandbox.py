@@ -7,7 +7,8 @@ import os
 import secrets
 import string
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from sandbox.driver import Handler, RotationDriver
 from sandbox.memorydb import FaithfulMemoryDB
 from sandbox.redis_server import RedisServer
 from sandbox.secretsmanager import StrictSecretsManager
-from sandbox.tls import TlsFiles, make_tls_files
+from sandbox.tls import TestAuthority, TlsFiles, independent_tls_files, other_name_tls_files
 from sandbox.topology import ClusterHandle, NodeHandle, Topology
 
 if TYPE_CHECKING:
@@ -123,6 +124,7 @@ class Sandbox:
         tls_files: TlsFiles | None = None,
         engine: str | None = None,
         node_lag: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`tls=False` only for tests that must read the RESP bytes (the fault proxy): MemoryDB
         clusters with password users always speak TLS. `engine` is "redis" or "valkey" (default:
@@ -132,7 +134,9 @@ class Sandbox:
         self.propagation_delay = propagation_delay
         self.engine = engine
         self.node_lag = node_lag
+        self.clock = clock
         self.topology: Topology
+        self._authority: TestAuthority | None = None
         self._stack = ExitStack()
         self._saved_env: dict[str, str | None] = {}
         self.redis: RedisServer
@@ -160,20 +164,27 @@ class Sandbox:
             AWS_SESSION_TOKEN="testing",
             AWS_DEFAULT_REGION=REGION,
             AWS_REGION=REGION,
+            # MemoryDB's backend builds EC2's (for subnet groups), which otherwise loads ~7,800
+            # AMIs: about a second of every sandbox's start and again at its stop.
+            MOTO_EC2_LOAD_DEFAULT_AMIS="false",
         )
         if self.tls_enabled and self._tls_files is None:
             workdir = Path(self._stack.enter_context(tempfile.TemporaryDirectory()))
-            self._tls_files = make_tls_files(workdir)
+            self._authority = TestAuthority(workdir)
+            self._tls_files = self._authority.issue()
         self._stack.enter_context(mock_aws())
         self.topology = Topology(
             engine=self.engine,
             tls=self._tls_files if self.tls_enabled else None,
             lag=self.node_lag,
+            clock=self.clock,
             account=ACCOUNT,
             region=REGION,
         )
         self._stack.callback(self.topology.close)
-        self.memorydb = FaithfulMemoryDB(self.topology, propagation_delay=self.propagation_delay)
+        self.memorydb = FaithfulMemoryDB(
+            self.topology, propagation_delay=self.propagation_delay, clock=self.clock
+        )
         self._stack.enter_context(self.memorydb.patched())
         self._stack.enter_context(self.topology.patched())
         self._stack.enter_context(self.secretsmanager.patched())
@@ -254,8 +265,9 @@ class Sandbox:
         return user_arn(name)
 
     def secret_document(self, user: str, password: str, **extra: Any) -> dict[str, Any]:
-        extra.setdefault("host", self.redis.host)
-        extra.setdefault("port", self.redis.port)
+        host, port = self.cluster().endpoint
+        extra.setdefault("host", host)
+        extra.setdefault("port", port)
         extra.setdefault("ssl", self.tls_enabled)
         return secret_document(user, password, **extra)
 
@@ -367,10 +379,27 @@ class Sandbox:
         """From now on this node gets every password set `seconds` after the user is active."""
         self.topology.lag_node(node_name, seconds)
 
+    def advertise_node(self, node_name: str, address: tuple[str, int] | None) -> None:
+        """MemoryDB reports `address` for this node (e.g. a fault proxy in front of it)."""
+        self.topology.advertise_node(node_name, address)
+
     def accepts_everywhere(self, user: str, password: str) -> dict[str, bool]:
         """node name -> does `AUTH user password` succeed there now, for every node of every
         cluster."""
         return self.topology.accepts_everywhere(user, password)
+
+    def other_name_tls_files(self) -> TlsFiles:
+        """A certificate from the sandbox's CA for another host name (verification must fail)."""
+        return other_name_tls_files(self._own_authority())
+
+    def independent_tls_files(self) -> TlsFiles:
+        """A `localhost` certificate from a second CA that the sandbox's bundle does not hold."""
+        return independent_tls_files(self._own_authority().directory / "independent")
+
+    def _own_authority(self) -> TestAuthority:
+        if self._authority is None:
+            raise RuntimeError("this sandbox was given its TLS files; it has no CA of its own")
+        return self._authority
 
 
 def _reset_function() -> None:

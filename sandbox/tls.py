@@ -47,7 +47,7 @@ class TestAuthority:
             server_cert=self.directory / f"{self.name}-{label}.pem",
             server_key=self.directory / f"{self.name}-{label}.key",
         )
-        # The chain, not just the leaf: a server presents what its CA bundle cannot supply.
+        # The leaf and any intermediates (none from a root CA).
         files.server_cert.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
         files.server_key.write_bytes(leaf.private_key_pem.bytes())
         files.server_key.chmod(0o600)

@@ -21,6 +21,7 @@ import heapq
 import itertools
 import json
 import os
+import re
 import shutil
 import threading
 import time
@@ -49,6 +50,7 @@ ENGINES = {"redis": "redis-server", "valkey": "valkey-server"}
 ENGINE_ENV = "SANDBOX_ENGINE"
 OPEN_ACCESS = "open-access"
 SLOTS = 16384
+_ACL_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9\-]*")
 # The `default` user as MemoryDB creates it: no password, everything allowed, in `open-access`.
 _DEFAULT_ACCESS = "on ~* &* +@all"
 
@@ -58,7 +60,7 @@ class TopologyError(RuntimeError):
 
 
 class ACLNotFoundFault(JsonRESTError):
-    code = 404
+    code = 400
 
     def __init__(self, name: str) -> None:
         super().__init__("ACLNotFoundFault", f"ACL {name} not found.")
@@ -119,6 +121,8 @@ class NodeHandle:
         self._lock = lock
         self._desired: dict[str, UserSetting] = {}
         """Every user this node should hold: replayed when a stopped node starts again."""
+        self.advertised: tuple[str, int] | None = None
+        """What MemoryDB reports for this node instead of its own address (a proxy before it)."""
 
     def __repr__(self) -> str:
         return f"NodeHandle({self.name!r}, {self.host}:{self.port})"
@@ -134,6 +138,11 @@ class NodeHandle:
     @property
     def running(self) -> bool:
         return self.server.running
+
+    @property
+    def endpoint(self) -> tuple[str, int]:
+        """The address MemoryDB reports: the node's own, or the one advertised for it."""
+        return self.advertised or (self.host, self.port)
 
     def stop(self) -> None:
         """The node goes down; what it misses meanwhile it gets at `start()`."""
@@ -193,8 +202,7 @@ class ClusterHandle:
     @property
     def endpoint(self) -> tuple[str, int]:
         """The cluster endpoint: the first shard's primary (cluster-mode clients find the rest)."""
-        primary = self.shards[0][0]
-        return primary.host, primary.port
+        return self.shards[0][0].endpoint
 
 
 @dataclass(order=True)
@@ -261,6 +269,12 @@ class Topology:
                     users.remove(name)
             self._propagate(name, None, nodes)
 
+    def deliver_due(self) -> None:
+        """Deliver what is due now (the courier thread does this by itself; tests with a fake
+        clock call it after moving the clock)."""
+        with self._lock:
+            self._deliver_due()
+
     def settle(self) -> None:
         """Wait until every scheduled delivery has reached its node."""
         while True:
@@ -278,6 +292,13 @@ class Topology:
         with self._lock:
             self.node(node_name)
             self._node_lag[node_name] = seconds
+
+    def advertise_node(self, node_name: str, address: tuple[str, int] | None) -> None:
+        """MemoryDB reports `address` as this node's endpoint (and as the cluster endpoint if the
+        node is the first primary) while the node keeps serving on its own port: a fault proxy
+        put there is then an endpoint the function discovers. None reports the node again."""
+        with self._lock:
+            self.node(node_name).advertised = address
 
     def node(self, name: str) -> NodeHandle:
         for cluster in self.clusters.values():
@@ -302,6 +323,11 @@ class Topology:
     # -- ACLs -----------------------------------------------------------------------------------
 
     def create_acl(self, backend: MemoryDBBackend, name: str, users: Sequence[str]) -> None:
+        if not _ACL_NAME.fullmatch(name):
+            # botocore's model gives the pattern; the client does not check it, the service does.
+            raise InvalidParameterValueException(
+                "ACLName must begin with a letter and hold only letters, digits and hyphens."
+            )
         with self._lock:
             if name in self.acls:
                 raise ACLAlreadyExistsFault(name)
@@ -455,8 +481,7 @@ class Topology:
                 return
             self._queue = [d for d in self._queue if d.node.cluster != name]
             heapq.heapify(self._queue)
-        for node in handle.nodes:
-            node.server.stop()
+        _stop_all([node.server for node in handle.nodes])
 
     def change_acl(self, name: str, acl: str) -> None:
         """UpdateCluster(ACLName=...): the nodes hold exactly the new ACL's users."""
@@ -504,7 +529,10 @@ class Topology:
                             "Status": "available",
                             "AvailabilityZone": f"{self.region}{'abc'[n % 3]}",
                             "CreateTime": utcnow(),
-                            "Endpoint": {"Address": node.host, "Port": node.port},
+                            "Endpoint": {
+                                "Address": node.endpoint[0],
+                                "Port": node.endpoint[1],
+                            },
                         }
                         for n, node in enumerate(shard)
                     ],
@@ -574,8 +602,10 @@ class Topology:
         if self._courier is not None:
             self._courier.join(timeout=5)
             self._courier = None
-        for name in list(self.clusters):
-            self.delete_cluster(name)
+        with self._lock:
+            servers = [node.server for c in self.clusters.values() for node in c.nodes]
+            self.clusters.clear()
+        _stop_all(servers)
 
     # -- the patched moto -----------------------------------------------------------------------
 
@@ -600,8 +630,6 @@ class Topology:
 
         def create_cluster(backend: MemoryDBBackend, cluster_name: str, **kwargs: Any) -> Any:
             acl_name = kwargs.get("acl_name") or ""
-            with topology._lock:
-                topology._acl(acl_name)
             requested_tls = kwargs.get("tls_enabled")
             tls = topology.tls is not None and requested_tls is not False
             if topology.tls is not None and not tls and acl_name != OPEN_ACCESS:
@@ -626,6 +654,7 @@ class Topology:
             cluster.acl_name = acl_name
             cluster.tls_enabled = tls
             cluster.availability_mode = "MultiAZ" if cluster.num_replicas_per_shard else "SingleAZ"
+            # to_dict's ClusterEndpoint; describe_clusters reports the live one (cluster_dict).
             host, port = topology.clusters[cluster_name].endpoint
             cluster.cluster_endpoint = {"Address": host, "Port": port}
             cluster.shards = []
@@ -717,6 +746,16 @@ class Topology:
                     delattr(MemoryDBResponse, name)
                 else:
                     setattr(MemoryDBResponse, name, original)
+
+
+def _stop_all(servers: list[RedisServer]) -> None:
+    """In parallel: each stop waits for its process to exit."""
+    if len(servers) <= 1:
+        for server in servers:
+            server.stop()
+        return
+    with ThreadPoolExecutor(max_workers=min(8, len(servers))) as pool:
+        list(pool.map(RedisServer.stop, servers))
 
 
 def _page(
