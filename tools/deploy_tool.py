@@ -171,13 +171,24 @@ def lock_problems(pyproject: Path, runtime_lock: str, dev_lock: str) -> list[str
         dev.setdefault(entry.name, set()).add(entry.version)
         if not entry.hashes:
             problems.append(f"dev lock: {entry.name} has no hash")
+    extras = project["optional-dependencies"]
+    own_name = canonicalize_name(project["name"])
+
+    def expanded(specs: list[str]) -> list[str]:
+        """An extra may name the project's own extras (`memorydb-rotation[cli]`): their specs."""
+        found = []
+        for spec in specs:
+            requirement = Requirement(spec)
+            if canonicalize_name(requirement.name) == own_name:
+                found += expanded([s for extra in requirement.extras for s in extras[extra]])
+            else:
+                found.append(spec)
+        return found
+
     wanted = [
         ("runtime", runtime_spec, {name: {e.version} for name, e in runtime.items()})
         for runtime_spec in project["dependencies"]
-    ] + [
-        ("dev", spec, dev)
-        for spec in [*project["dependencies"], *project["optional-dependencies"]["dev"]]
-    ]
+    ] + [("dev", spec, dev) for spec in expanded([*project["dependencies"], *extras["dev"]])]
     for lock_name, spec, pins in wanted:
         requirement = Requirement(spec)
         versions = pins.get(canonicalize_name(requirement.name), set())
