@@ -5,8 +5,8 @@
 # A mutant whose code pattern no longer matches is listed as STALE: update tools/mutants.py.
 .PHONY: mutants mutants-unit
 
-mutants: install
+mutants: install ## mutation pass over rotation/: unit suite, then integration for its survivors
 	$(PY) tools/mutants.py
 
-mutants-unit: $(STAMP)
+mutants-unit: $(STAMP) ## mutation pass over rotation/ with the unit suite only (about a minute)
 	$(PY) tools/mutants.py --suite unit
