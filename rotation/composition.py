@@ -9,11 +9,15 @@ from dataclasses import dataclass
 
 from rotation.adapters.memorydb import MemoryDBDirectory
 from rotation.adapters.redis_verifier import RedisVerifier
+from rotation.adapters.scheduler import EventBridgeDropScheduler
 from rotation.adapters.secrets_manager import SecretsManagerStore
-from rotation.models import RotationRequest
+from rotation.grace import OldPasswordDropper, ProveCurrent, Verdict
+from rotation.models import Credentials, MemoryDBUser, RotationRequest
 from rotation.observability import SERVICE, logger
+from rotation.ports import CredentialVerifier
 from rotation.rotator import Rotator, StepResult
 from rotation.settings import Settings
+from rotation.waiting import Budget
 
 RunStep = Callable[[RotationRequest, float], StepResult]
 
@@ -24,6 +28,14 @@ class Service:
     rotator: Rotator
     run: RunStep
     """Runs one step: the rotator's `handle`, inside an X-Ray subsegment when tracing is on."""
+    dropper: OldPasswordDropper
+    """The scheduled end of a `drop-after` rotation's grace (rotation/grace.py)."""
+    drop_scheduler: EventBridgeDropScheduler | None = None
+
+    def bind_function(self, invoked_function_arn: str) -> None:
+        """The schedule's target is this function: its ARN comes with each invocation."""
+        if self.drop_scheduler is not None:
+            self.drop_scheduler.target_arn = invoked_function_arn
 
     def time_left(self, remaining_millis: int) -> float:
         """Seconds a step may wait: the Lambda's remaining time less what its last calls need."""
@@ -34,20 +46,54 @@ class Service:
 @functools.cache
 def service() -> Service:
     settings = Settings.from_env()
+    secrets, users = SecretsManagerStore(), MemoryDBDirectory()
+    verifier = RedisVerifier(
+        ca_bundle=settings.ca_bundle_path, timeout_seconds=settings.connect_timeout_seconds
+    )
+    drop_scheduler = None
+    if settings.schedule_group_name is not None and settings.scheduler_role_arn is not None:
+        drop_scheduler = EventBridgeDropScheduler(
+            group_name=settings.schedule_group_name, role_arn=settings.scheduler_role_arn
+        )
     rotator = Rotator(
-        SecretsManagerStore(),
-        MemoryDBDirectory(),
-        RedisVerifier(
-            ca_bundle=settings.ca_bundle_path, timeout_seconds=settings.connect_timeout_seconds
-        ),
+        secrets,
+        users,
+        verifier,
         settings,
         clock=time.monotonic,
         sleep=time.sleep,
         on_user=lambda name: logger.append_keys(user=name),
+        drop_scheduler=drop_scheduler,
+    )
+    dropper = OldPasswordDropper(
+        secrets,
+        users,
+        _prove_on_endpoint(verifier),
+        settings,
+        on_user=lambda name: logger.append_keys(user=name),
     )
     return Service(
-        settings, rotator, _traced(rotator.handle) if settings.tracing_enabled else rotator.handle
+        settings,
+        rotator,
+        _traced(rotator.handle) if settings.tracing_enabled else rotator.handle,
+        dropper,
+        drop_scheduler,
     )
+
+
+def _prove_on_endpoint(verifier: CredentialVerifier) -> ProveCurrent:
+    """AWSCURRENT's password on the secret's endpoint (every node once rotation.proof lands)."""
+
+    def prove(creds: Credentials, user: MemoryDBUser, budget: Budget) -> Verdict:
+        endpoint = creds.endpoint
+        if endpoint is None:
+            return Verdict(False, "'host' is missing: there is no cluster to prove passwords on")
+        where = f"{endpoint.host}:{endpoint.port}"
+        if verifier.authenticates(endpoint, creds.username, creds.password):
+            return Verdict(True, f"authenticates on {where}")
+        return Verdict(False, f"the AWSCURRENT password does not authenticate on {where}")
+
+    return prove
 
 
 def _traced(run: RunStep) -> RunStep:

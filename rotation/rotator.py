@@ -28,11 +28,13 @@ from rotation.errors import (
     RotationDisabledError,
     SecretFormatError,
     SecretValueNotFoundError,
+    SettingsError,
     TokenNotPendingError,
     TokenNotStagedError,
     UserBusyError,
     UserRefusedError,
 )
+from rotation.grace import DropScheduler
 from rotation.models import (
     AWSCURRENT,
     AWSPENDING,
@@ -66,6 +68,7 @@ class Rotator:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         on_user: Callable[[str], None] | None = None,
+        drop_scheduler: DropScheduler | None = None,
     ) -> None:
         self._secrets = secrets
         self._users = users
@@ -74,6 +77,7 @@ class Rotator:
         self._clock = clock
         self._sleep = sleep
         self._on_user = on_user or (lambda _name: None)
+        self._drop_scheduler = drop_scheduler
         self._backoff = Backoff(
             settings.wait_initial_interval_seconds, settings.wait_max_interval_seconds
         )
@@ -194,6 +198,8 @@ class Rotator:
         # changed since.
         self._require_pending_authenticates(pending)
         self._secrets.promote(request.secret_id, token=request.token, from_version=current_version)
+        if self._settings.old_password_policy == "drop-after":
+            return self._schedule_drop(request, pending.username, budget, outcome="promoted")
         return self._drop_old(pending, budget, verified=True, outcome="promoted")
 
     def complete_finish(self, request: RotationRequest, budget: Budget) -> StepResult:
@@ -206,6 +212,8 @@ class Rotator:
         user = self._rotatable_user(new)
         if user.password_count <= 1:
             return StepResult("already_current", new.username, budget.waited)
+        if self._settings.old_password_policy == "drop-after":
+            return self._schedule_drop(request, new.username, budget, outcome="completed")
         return self._drop_old(new, budget, verified=False, outcome="completed_drop")
 
     def _drop_old(
@@ -218,6 +226,20 @@ class Rotator:
             self._require_pending_authenticates(new)
         self._set_passwords(new.username, [new.password], budget)
         return StepResult(f"{outcome}_dropped_old", new.username, budget.waited)
+
+    # -- OLD_PASSWORD_POLICY=drop-after (rotation/grace.py) -------------------------------------
+
+    def _schedule_drop(
+        self, request: RotationRequest, user: str, budget: Budget, *, outcome: str
+    ) -> StepResult:
+        """Keep the old password; a one-time schedule drops it when the grace is over."""
+        if self._drop_scheduler is None:
+            raise SettingsError("OLD_PASSWORD_POLICY=drop-after, but no scheduler is configured")
+        created = self._drop_scheduler.schedule_drop(
+            request.secret_id, request.token, self._settings.old_password_grace_seconds
+        )
+        done = "drop_scheduled" if created else "drop_already_scheduled"
+        return StepResult(f"{outcome}_{done}", user, budget.waited)
 
     # -- shared pieces --------------------------------------------------------------------------
 
