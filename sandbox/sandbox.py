@@ -20,6 +20,7 @@ from moto.secretsmanager.models import SecretsManagerBackend, secretsmanager_bac
 from sandbox.driver import Handler, RotationDriver
 from sandbox.memorydb import FaithfulMemoryDB
 from sandbox.redis_server import RedisServer
+from sandbox.scheduler import Firing, SandboxScheduler
 from sandbox.secretsmanager import StrictSecretsManager
 from sandbox.tls import TlsFiles, make_tls_files
 
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 LAMBDA_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:memorydb-rotation"
+SCHEDULE_GROUP = "memorydb-rotation"
+SCHEDULER_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/memorydb-rotation-scheduler"
 _ALPHABET = string.ascii_letters + string.digits + "!#$%&()*+-.:;<=>?[]^_{|}~"
 
 # Fast polling for local runs: the sandbox propagates in tens of milliseconds.
@@ -126,6 +129,7 @@ class Sandbox:
         self.redis: RedisServer
         self.memorydb: FaithfulMemoryDB
         self.secretsmanager = StrictSecretsManager()
+        self.scheduler = SandboxScheduler()
         self.memorydb_client: MemoryDBClient
         self.sm_client: SecretsManagerClient
         self.passwords_seen: set[str] = set()
@@ -159,6 +163,7 @@ class Sandbox:
         self.memorydb = FaithfulMemoryDB(self.redis, propagation_delay=self.propagation_delay)
         self._stack.enter_context(self.memorydb.patched())
         self._stack.enter_context(self.secretsmanager.patched())
+        self._stack.enter_context(self.scheduler.patched())
         self.memorydb_client = boto3.client("memorydb", region_name=REGION)
         self.sm_client = boto3.client("secretsmanager", region_name=REGION)
         self.configure_function()
@@ -300,6 +305,39 @@ class Sandbox:
     def authenticates(self, user: str, password: str) -> bool:
         """Ask the real redis-server: does this password work right now?"""
         return self.redis.authenticates(user, password)
+
+    # -- OLD_PASSWORD_POLICY=drop-after: EventBridge Scheduler (sandbox/scheduler.py) ----------
+
+    def drop_after(self, grace_seconds: float, **settings: str | None) -> None:
+        """The function with `drop-after`, its schedule group, and the scheduler role's ARN, as
+        the template sets them."""
+        import boto3
+
+        client = boto3.client("scheduler", region_name=REGION)
+        if SCHEDULE_GROUP not in {
+            g["Name"] for g in client.list_schedule_groups()["ScheduleGroups"]
+        }:
+            client.create_schedule_group(Name=SCHEDULE_GROUP)
+        self.configure_function(
+            OLD_PASSWORD_POLICY="drop-after",
+            OLD_PASSWORD_GRACE_SECONDS=str(grace_seconds),
+            SCHEDULE_GROUP_NAME=SCHEDULE_GROUP,
+            SCHEDULER_ROLE_ARN=SCHEDULER_ROLE_ARN,
+            **settings,
+        )
+
+    def fire_due_schedules(self, handler: Handler | None = None) -> list[Firing]:
+        """What Scheduler does when a one-time schedule's time comes (on the sandbox's clock)."""
+        if handler is None:
+            from rotation.handler import lambda_handler
+
+            handler = lambda_handler
+        return self.scheduler.fire_due(handler)
+
+    def pass_time(self, seconds: float, handler: Handler | None = None) -> list[Firing]:
+        """Move the sandbox's clock on by `seconds`, then fire whatever came due."""
+        self.scheduler.advance(seconds)
+        return self.fire_due_schedules(handler)
 
 
 def _reset_function() -> None:
