@@ -98,11 +98,13 @@ def test_back_to_back_rotations_never_drop_the_current_password(sandbox: Sandbox
     one = driver.rotate(arn)
     sandbox.memorydb.settle()
     two = driver.rotate(arn)
-    assert one.succeeded and two.succeeded
+    assert one.succeeded
+    assert two.succeeded
     sandbox.memorydb.settle()
     second = sandbox.view(arn).password("AWSPREVIOUS")
     third = sandbox.view(arn).password("AWSCURRENT")
-    assert second is not None and third is not None
+    assert second is not None
+    assert third is not None
 
     firings = sandbox.pass_time(GRACE + 60)
 
