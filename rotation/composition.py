@@ -28,8 +28,9 @@ class Service:
     rotator: Rotator
     run: RunStep
     """Runs one step: the rotator's `handle`, inside an X-Ray subsegment when tracing is on."""
-    dropper: OldPasswordDropper
-    """The scheduled end of a `drop-after` rotation's grace (rotation/grace.py)."""
+    dropper: OldPasswordDropper | None = None
+    """The scheduled end of a `drop-after` rotation's grace (rotation/grace.py); `service()`
+    always builds one."""
     drop_scheduler: EventBridgeDropScheduler | None = None
 
     def bind_function(self, invoked_function_arn: str) -> None:
