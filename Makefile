@@ -33,11 +33,11 @@ demo: install
 	$(PY) -m sandbox.demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check rotation sandbox tools tests bench
-	$(VENV)/bin/ruff format --check rotation sandbox tools tests bench
+	$(VENV)/bin/ruff check rotation sandbox tools tests bench examples
+	$(VENV)/bin/ruff format --check rotation sandbox tools tests bench examples
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy rotation sandbox tools tests bench
+	$(VENV)/bin/mypy rotation sandbox tools tests bench examples
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
