@@ -402,7 +402,7 @@ def all_features(source: Path, destination: Path) -> None:
     text = source.read_text()
     for name, value in ALL_FEATURES.items():
         pattern = rf"(?m)^(  {name}:\n(?:    .*\n)*?    Default: ).*$"
-        text, count = re.subn(pattern, lambda m, v=value: m.group(1) + v, text, count=1)
+        text, count = re.subn(pattern, r"\g<1>" + value.replace("\\", r"\\"), text, count=1)
         if count != 1:
             raise SystemExit(f"{_rel(source)}: parameter {name} has no Default to switch on")
     destination.write_text(text)
