@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             ("aws", "survived (every AWS call index, before and after)"),
             ("data-plane", "survived (every redis connection refused or reset mid-AUTH)"),
             ("timeout", "survived (the Lambda's time running out inside a wait)"),
+            ("grace", "survived (drop-after: every AWS call of finishSecret and of the drop)"),
         ):
             mine = [r for r in faults if r.family == family]
             ok, total = _count(mine)
@@ -157,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results = report.results
     fault_ok, fault_total = _count(
-        r for r in results if r.family in ("aws", "data-plane", "timeout")
+        r for r in results if r.family in ("aws", "data-plane", "timeout", "grace")
     )
     bad = [r for r in results if r.family == "bad-input"]
     bad_ok = sum(r.ok and r.writes == 0 for r in bad)
