@@ -57,7 +57,10 @@ class Plan:
 
 
 CI_PLAN = Plan()
-FULL_PLAN = Plan(rotations=4, consumers_per_kind=5)
+# The setting of issue 12's measurement: R = 3 s, 5 consumers of each kind, 4 rotations.
+FULL_PLAN = Plan(
+    refresh_seconds=3, grace_seconds=4, spacing_seconds=6.0, rotations=4, consumers_per_kind=5
+)
 
 
 @dataclass
