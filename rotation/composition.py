@@ -11,7 +11,14 @@ from rotation.adapters.memorydb import MemoryDBDirectory
 from rotation.adapters.redis_verifier import RedisVerifier
 from rotation.adapters.scheduler import EventBridgeDropScheduler
 from rotation.adapters.secrets_manager import SecretsManagerStore
-from rotation.grace import OldPasswordDropper, ProveCurrent, Verdict
+from rotation.errors import RotationError
+from rotation.grace import (
+    DropOldPasswordEvent,
+    DropResult,
+    OldPasswordDropper,
+    ProveCurrent,
+    Verdict,
+)
 from rotation.models import Credentials, MemoryDBUser, RotationRequest
 from rotation.observability import SERVICE, logger
 from rotation.ports import CredentialVerifier
@@ -32,6 +39,12 @@ class Service:
     """The scheduled end of a `drop-after` rotation's grace (rotation/grace.py); `service()`
     always builds one."""
     drop_scheduler: EventBridgeDropScheduler | None = None
+
+    def drop(self, event: DropOldPasswordEvent, time_left: float) -> DropResult:
+        """Ends a `drop-after` rotation's grace (the event the schedule sends)."""
+        if self.dropper is None:
+            raise RotationError("this service was built without the drop-after use case")
+        return self.dropper.drop(event, time_left)
 
     def bind_function(self, invoked_function_arn: str) -> None:
         """The schedule's target is this function: its ARN comes with each invocation."""

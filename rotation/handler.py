@@ -74,9 +74,7 @@ def _drop_after_grace(event: dict[str, Any], context: LambdaContext) -> None:
         drop = DropOldPasswordEvent.from_event(event)
         logger.append_keys(secret_arn=drop.secret_id, step=DROP_ACTION, token=drop.token)
         svc = service()
-        if svc.dropper is None:
-            raise RotationError("this service was built without the drop-after use case")
-        result = svc.dropper.drop(drop, svc.time_left(context.get_remaining_time_in_millis()))
+        result = svc.drop(drop, svc.time_left(context.get_remaining_time_in_millis()))
     except RotationError as exc:
         _failed(exc)
         raise
