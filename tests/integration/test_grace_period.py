@@ -219,3 +219,36 @@ def test_the_sandbox_refuses_what_scheduler_refuses(sandbox: Sandbox) -> None:
             client.create_schedule(**{**base, **change})
     client.create_schedule(**base)
     assert [s.name for s in sandbox.scheduler.schedules()] == ["s"]
+
+
+def test_no_drop_when_the_current_password_stopped_working(sandbox: Sandbox) -> None:
+    arn, old = _setup(sandbox)
+    outcome = sandbox.driver().rotate(arn)
+    sandbox.memorydb.settle()
+    # Someone set the user's passwords by hand: AWSCURRENT's no longer works.
+    sandbox.memorydb_client.update_user(
+        UserName=USER,
+        AuthenticationMode={"Type": "password", "Passwords": [old, "Hand-set-password-0123456789"]},
+    )
+    sandbox.memorydb.settle()
+
+    [firing] = sandbox.pass_time(GRACE + 60)
+
+    assert firing.succeeded
+    assert sandbox.memorydb.password_count(USER) == 2  # nothing dropped
+    assert sandbox.authenticates(USER, old)
+    assert outcome.token in firing.event["ClientRequestToken"]
+
+
+def test_an_unreachable_cluster_fails_every_attempt_and_drops_nothing(sandbox: Sandbox) -> None:
+    arn, _old = _setup(sandbox)
+    sandbox.driver().rotate(arn)
+    sandbox.memorydb.settle()
+    sandbox.redis.stop()
+
+    [firing] = sandbox.pass_time(GRACE + 60)
+
+    assert not firing.succeeded
+    assert len(firing.errors) == 3  # the invocation and Lambda's two retries
+    assert all("ClusterUnreachableError" in error for error in firing.errors)
+    assert sandbox.memorydb.password_count(USER) == 2

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
 
 from rotation.adapters.scheduler import at_expression, schedule_name
-from rotation.errors import BadEventError, ClusterUnreachableError, SettingsError
+from rotation.errors import BadEventError, ClusterUnreachableError, SettingsError, WaitTimeoutError
 from rotation.grace import (
     DropOldPasswordEvent,
     OldPasswordDropper,
@@ -344,3 +345,41 @@ def test_drop_after_needs_a_group_and_a_role() -> None:
 def test_bad_grace_settings_name_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(SettingsError, match=variable):
         Settings.from_env(env)
+
+
+def test_a_user_busy_past_the_budget_fails_the_invocation(world: World) -> None:
+    _rotated(world)
+    world.users.busy_updates = 10_000
+
+    with pytest.raises(WaitTimeoutError):
+        _dropper(world).drop(_event(), 5)
+    assert len(world.users.passwords) == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ("iam", "does not authenticate with passwords"),
+        ("arn", "'user_arn' in the secret is not the ARN"),
+        ("default", "'default' user is never rotated"),
+    ],
+)
+def test_a_user_the_function_must_not_rotate_is_left_alone(
+    world: World, change: str, reason: str
+) -> None:
+    _rotated(world)
+    if change == "iam":
+        world.users.auth_type = "iam"
+    elif change == "arn":
+        world.users.arn = "arn:aws:memorydb:us-east-1:123456789012:user/someone-else"
+    else:
+        document = json.loads(world.store.values[TOKEN])
+        document["username"] = "default"
+        del document["user_arn"]
+        world.store.values[TOKEN] = json.dumps(document)
+
+    result = _dropper(world).drop(_event(), 600)
+
+    assert result.outcome == "noop_user_refused"
+    assert reason in result.reason
+    assert len(world.users.passwords) == 2
