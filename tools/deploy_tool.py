@@ -47,6 +47,7 @@ FORBIDDEN_PREFIXES = (
     "tools/",
     "bench/",
     "events/",
+    "examples/",
     "docs/",
     "mk/",
     "build/",
