@@ -6,25 +6,29 @@ import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rotation.adapters.memorydb import MemoryDBDirectory
 from rotation.adapters.redis_verifier import RedisVerifier
-from rotation.adapters.scheduler import EventBridgeDropScheduler
 from rotation.adapters.secrets_manager import SecretsManagerStore
 from rotation.errors import RotationError
-from rotation.grace import (
-    DropOldPasswordEvent,
-    DropResult,
-    OldPasswordDropper,
-    ProveCurrent,
-    Verdict,
-)
 from rotation.models import Credentials, MemoryDBUser, RotationRequest
 from rotation.observability import SERVICE, logger
 from rotation.ports import CredentialVerifier
 from rotation.rotator import Rotator, StepResult
 from rotation.settings import Settings
 from rotation.waiting import Budget
+
+if TYPE_CHECKING:
+    # drop-after's modules load on first use: most invocations are rotation steps.
+    from rotation.adapters.scheduler import EventBridgeDropScheduler
+    from rotation.grace import (
+        DropOldPasswordEvent,
+        DropResult,
+        OldPasswordDropper,
+        ProveCurrent,
+        Verdict,
+    )
 
 RunStep = Callable[[RotationRequest, float], StepResult]
 
@@ -35,16 +39,16 @@ class Service:
     rotator: Rotator
     run: RunStep
     """Runs one step: the rotator's `handle`, inside an X-Ray subsegment when tracing is on."""
-    dropper: OldPasswordDropper | None = None
-    """The scheduled end of a `drop-after` rotation's grace (rotation/grace.py); `service()`
-    always builds one."""
+    dropper: Callable[[], OldPasswordDropper] | None = None
+    """Builds (once) the scheduled end of a `drop-after` rotation's grace (rotation/grace.py);
+    `service()` always sets it."""
     drop_scheduler: EventBridgeDropScheduler | None = None
 
     def drop(self, event: DropOldPasswordEvent, time_left: float) -> DropResult:
         """Ends a `drop-after` rotation's grace (the event the schedule sends)."""
         if self.dropper is None:
             raise RotationError("this service was built without the drop-after use case")
-        return self.dropper.drop(event, time_left)
+        return self.dropper().drop(event, time_left)
 
     def bind_function(self, invoked_function_arn: str) -> None:
         """The schedule's target is this function: its ARN comes with each invocation."""
@@ -66,6 +70,8 @@ def service() -> Service:
     )
     drop_scheduler = None
     if settings.schedule_group_name is not None and settings.scheduler_role_arn is not None:
+        from rotation.adapters.scheduler import EventBridgeDropScheduler
+
         drop_scheduler = EventBridgeDropScheduler(
             group_name=settings.schedule_group_name, role_arn=settings.scheduler_role_arn
         )
@@ -79,13 +85,19 @@ def service() -> Service:
         on_user=lambda name: logger.append_keys(user=name),
         drop_scheduler=drop_scheduler,
     )
-    dropper = OldPasswordDropper(
-        secrets,
-        users,
-        _prove_on_endpoint(verifier),
-        settings,
-        on_user=lambda name: logger.append_keys(user=name),
-    )
+
+    @functools.cache
+    def dropper() -> OldPasswordDropper:
+        from rotation.grace import OldPasswordDropper
+
+        return OldPasswordDropper(
+            secrets,
+            users,
+            _prove_on_endpoint(verifier),
+            settings,
+            on_user=lambda name: logger.append_keys(user=name),
+        )
+
     return Service(
         settings,
         rotator,
@@ -97,6 +109,8 @@ def service() -> Service:
 
 def _prove_on_endpoint(verifier: CredentialVerifier) -> ProveCurrent:
     """AWSCURRENT's password on the secret's endpoint (every node once rotation.proof lands)."""
+
+    from rotation.grace import Verdict
 
     def prove(creds: Credentials, user: MemoryDBUser, budget: Budget) -> Verdict:
         endpoint = creds.endpoint

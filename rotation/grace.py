@@ -30,13 +30,23 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from rotation.drop_event import DROP_ACTION, is_drop_event
 from rotation.errors import BadEventError, UserBusyError, WaitTimeoutError
 from rotation.models import AWSCURRENT, AWSPENDING, Credentials, MemoryDBUser, SecretMetadata
 from rotation.ports import SecretStore, UserDirectory
 from rotation.settings import Settings
 from rotation.waiting import Backoff, Budget, wait_until_active
 
-DROP_ACTION = "dropOldPassword"
+__all__ = [
+    "DROP_ACTION",
+    "DropOldPasswordEvent",
+    "DropResult",
+    "DropScheduler",
+    "OldPasswordDropper",
+    "ProveCurrent",
+    "Verdict",
+    "is_drop_event",
+]
 # A full secret ARN (the scheduled event always carries one), as the template's SecretArns.
 _SM_ARN = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$"
 
@@ -76,11 +86,6 @@ class DropOldPasswordEvent(BaseModel):
 
     def as_input(self) -> dict[str, str]:
         return self.model_dump(by_alias=True)
-
-
-def is_drop_event(event: object) -> bool:
-    """The one key a rotation event never has: the handler routes on it, then parses strictly."""
-    return isinstance(event, dict) and "Action" in event and "Step" not in event
 
 
 class DropScheduler(Protocol):

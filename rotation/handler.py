@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from rotation.composition import service
+from rotation.drop_event import DROP_ACTION, is_drop_event
 from rotation.errors import RotationError
-from rotation.grace import DROP_ACTION, DropOldPasswordEvent, is_drop_event
 from rotation.models import RotationRequest, Step
 from rotation.observability import logger, metrics
 
@@ -69,6 +69,8 @@ def _failed(exc: Exception) -> None:
 
 def _drop_after_grace(event: dict[str, Any], context: LambdaContext) -> None:
     """The schedule a `drop-after` finishSecret created fired (or an operator invoked it)."""
+    from rotation.grace import DropOldPasswordEvent
+
     metrics.add_dimension(name="Step", value=DROP_ACTION)
     try:
         drop = DropOldPasswordEvent.from_event(event)

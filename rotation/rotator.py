@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
@@ -34,7 +35,6 @@ from rotation.errors import (
     UserBusyError,
     UserRefusedError,
 )
-from rotation.grace import DropScheduler
 from rotation.models import (
     AWSCURRENT,
     AWSPENDING,
@@ -48,6 +48,9 @@ from rotation.models import (
 from rotation.ports import CredentialVerifier, SecretStore, UserDirectory
 from rotation.settings import Settings
 from rotation.waiting import Backoff, Budget, wait_until_active
+
+if TYPE_CHECKING:
+    from rotation.grace import DropScheduler
 
 
 @dataclass(frozen=True)
