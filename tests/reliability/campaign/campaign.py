@@ -197,7 +197,7 @@ def run_campaign(
             # Imported here: gracefaults builds on this module's CaseResult and POSITIONS.
             from tests.reliability.campaign.gracefaults import run_grace_faults
 
-            for result in run_grace_faults(harness):
+            for result in run_grace_faults(harness, full=full):
                 keep(result)
     finally:
         sandbox.memorydb.settle()

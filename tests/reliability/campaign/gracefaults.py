@@ -3,20 +3,22 @@ firing (the scheduled drop of the old password).
 
 A clean drop-after rotation and its firing are recorded first. Then, for every AWS attempt of
 finishSecret (CreateSchedule among them) and every AWS attempt of the scheduled drop, a fault
-before it and one after it, the kind cycling through throttling, connection error, read timeout,
-5xx and a kill, every other group of five an outage that outlasts botocore's retries. A failed
-finishSecret is retried with the same token as Secrets Manager does; a failed drop is retried as
-Lambda retries an asynchronous invocation (twice). Invariants are checked after every AWS attempt
-of both, outputs are scanned for secrets, and after the grace the user must hold one password.
+before it and one after it, planned as the AWS fault family plans them (the kind cycling
+through throttling, connection error, read timeout, 5xx and a kill, every other group of five an
+outage that outlasts botocore's retries; `full=True`: every kind, blip and outage, at every
+attempt). A failed finishSecret is retried with the same token as Secrets Manager does; a failed
+drop is retried as Lambda retries an asynchronous invocation (twice). Invariants are checked after
+every AWS attempt of both, outputs are scanned for secrets, and after the grace the user must
+hold one password.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from tests.reliability.campaign.campaign import POSITIONS, CaseResult
-from tests.reliability.campaign.faults import KINDS, Fault
+from tests.reliability.campaign.campaign import CaseResult, CleanRecord, aws_faults
+from tests.reliability.campaign.faults import Fault
 from tests.reliability.campaign.harness import Harness, RotationRun
 
 GRACE_SECONDS = 600
@@ -66,37 +68,35 @@ def _case(name: str, run: RotationRun, fired: bool, dropped: bool) -> CaseResult
     )
 
 
-def run_grace_faults(harness: Harness) -> Iterator[CaseResult]:
+def _faults(count: int, offset: int, *, full: bool) -> list[Fault]:
+    """The fault campaign's plan for `count` attempts, shifted to start at attempt `offset`."""
+    plan = aws_faults(CleanRecord(tuple("?" * count), 0), full=full)
+    return [replace(fault, index=fault.index + offset) for fault in plan]
+
+
+def run_grace_faults(harness: Harness, *, full: bool = False) -> Iterator[CaseResult]:
     sandbox = harness.sandbox
     sandbox.drop_after(GRACE_SECONDS)
     try:
         clean = record_clean_grace(harness)
-        for position_index, (index, operation) in enumerate(clean.finish_operations):
-            for plan_index, position in enumerate(POSITIONS):
-                counter = 2 * position_index + plan_index
-                kind = KINDS[counter % len(KINDS)]
-                outage = (counter // len(KINDS)) % 2 == 1 and kind != "kill"
-                fault = Fault(index, position, kind, outage=outage)
-                arn, user = harness.new_secret("grace")
-                run = harness.rotate(arn, user, fault=fault, keep_old=True)
-                fired = harness.injector.fired
-                firings = harness.fire(run, arn, user, after_seconds=GRACE_SECONDS + 60)
-                dropped = any(f.succeeded for f in firings)
-                yield _case(f"finishSecret {fault.label} {operation}", run, fired, dropped)
-        offset = 2 * len(clean.finish_operations)
-        for index, operation in enumerate(clean.drop_operations):
-            for plan_index, position in enumerate(POSITIONS):
-                counter = offset + 2 * index + plan_index
-                kind = KINDS[counter % len(KINDS)]
-                outage = (counter // len(KINDS)) % 2 == 1 and kind != "kill"
-                fault = Fault(index, position, kind, outage=outage)
-                arn, user = harness.new_secret("grace")
-                run = harness.rotate(arn, user, keep_old=True)
-                firings = harness.fire(
-                    run, arn, user, after_seconds=GRACE_SECONDS + 60, fault=fault
-                )
-                fired = harness.injector.fired
-                dropped = any(f.succeeded for f in firings)
-                yield _case(f"drop {fault.label} {operation}", run, fired, dropped)
+        first = clean.finish_operations[0][0]
+        operations = dict(clean.finish_operations)
+        for fault in _faults(len(clean.finish_operations), first, full=full):
+            arn, user = harness.new_secret("grace")
+            run = harness.rotate(arn, user, fault=fault, keep_old=True)
+            fired = harness.injector.fired
+            firings = harness.fire(run, arn, user, after_seconds=GRACE_SECONDS + 60)
+            dropped = any(f.succeeded for f in firings)
+            name = f"finishSecret {fault.label} {operations.get(fault.index, '?')}"
+            yield _case(name, run, fired, dropped)
+        for fault in _faults(len(clean.drop_operations), 0, full=full):
+            arn, user = harness.new_secret("grace")
+            run = harness.rotate(arn, user, keep_old=True)
+            firings = harness.fire(run, arn, user, after_seconds=GRACE_SECONDS + 60, fault=fault)
+            fired = harness.injector.fired
+            dropped = any(f.succeeded for f in firings)
+            yield _case(
+                f"drop {fault.label} {clean.drop_operations[fault.index]}", run, fired, dropped
+            )
     finally:
         sandbox.configure_function()
