@@ -8,27 +8,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from rotation.adapters.aws import API_CALL_WORST_CASE_SECONDS
 from rotation.adapters.memorydb import MemoryDBDirectory
 from rotation.adapters.redis_verifier import RedisVerifier
 from rotation.adapters.secrets_manager import SecretsManagerStore
 from rotation.errors import RotationError
-from rotation.models import Credentials, MemoryDBUser, RotationRequest
+from rotation.models import RotationRequest
 from rotation.observability import SERVICE, logger
-from rotation.ports import CredentialVerifier
 from rotation.rotator import Rotator, StepResult
 from rotation.settings import Settings
-from rotation.waiting import Budget
 
 if TYPE_CHECKING:
     # drop-after's modules load on first use: most invocations are rotation steps.
     from rotation.adapters.scheduler import EventBridgeDropScheduler
-    from rotation.grace import (
-        DropOldPasswordEvent,
-        DropResult,
-        OldPasswordDropper,
-        ProveCurrent,
-        Verdict,
-    )
+    from rotation.grace import DropOldPasswordEvent, DropResult, OldPasswordDropper
 
 RunStep = Callable[[RotationRequest, float], StepResult]
 
@@ -55,10 +48,16 @@ class Service:
         if self.drop_scheduler is not None:
             self.drop_scheduler.target_arn = invoked_function_arn
 
+    @property
+    def reserve_seconds(self) -> float:
+        """What a step needs after its last wait: one AWS call at botocore's worst case (every
+        attempt timing out, backoff between) and one proof round (connect + AUTH reply), plus a
+        second for the handler to log and return."""
+        return API_CALL_WORST_CASE_SECONDS + 2 * self.settings.connect_timeout_seconds + 1
+
     def time_left(self, remaining_millis: int) -> float:
-        """Seconds a step may wait: the Lambda's remaining time less what its last calls need."""
-        reserve = 3 * self.settings.connect_timeout_seconds + 2
-        return max(0.0, remaining_millis / 1000 - reserve)
+        """Seconds a step may wait: the Lambda's remaining time less the reserve."""
+        return max(0.0, remaining_millis / 1000 - self.reserve_seconds)
 
 
 @functools.cache
@@ -93,7 +92,7 @@ def service() -> Service:
         return OldPasswordDropper(
             secrets,
             users,
-            _prove_on_endpoint(verifier),
+            verifier,
             settings,
             on_user=lambda name: logger.append_keys(user=name),
         )
@@ -105,23 +104,6 @@ def service() -> Service:
         dropper,
         drop_scheduler,
     )
-
-
-def _prove_on_endpoint(verifier: CredentialVerifier) -> ProveCurrent:
-    """AWSCURRENT's password on the secret's endpoint (every node once rotation.proof lands)."""
-
-    from rotation.grace import Verdict
-
-    def prove(creds: Credentials, user: MemoryDBUser, budget: Budget) -> Verdict:
-        endpoint = creds.endpoint
-        if endpoint is None:
-            return Verdict(False, "'host' is missing: there is no cluster to prove passwords on")
-        where = f"{endpoint.host}:{endpoint.port}"
-        if verifier.authenticates(endpoint, creds.username, creds.password):
-            return Verdict(True, f"authenticates on {where}")
-        return Verdict(False, f"the AWSCURRENT password does not authenticate on {where}")
-
-    return prove
 
 
 def _traced(run: RunStep) -> RunStep:

@@ -13,7 +13,8 @@ is what invoking it by hand is for), never AWSCURRENT's:
 - the secret has rotation enabled, and the event's token is the AWSCURRENT version;
 - no other rotation is in progress (no AWSPENDING on another version);
 - the user is one this function may rotate and still holds two passwords;
-- AWSCURRENT's password authenticates on the cluster (every node, once rotation.proof lands).
+- AWSCURRENT's password authenticates on every node of every cluster MemoryDB says holds the
+  user (rotation.proof), over TLS only.
 
 Then `Passwords=[current]`, waiting out InvalidUserStateFault, with the labels read again before
 each attempt. The drop is idempotent: EventBridge Scheduler and Lambda's asynchronous invocation
@@ -31,9 +32,16 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rotation.drop_event import DROP_ACTION, is_drop_event
-from rotation.errors import BadEventError, UserBusyError, WaitTimeoutError
+from rotation.errors import (
+    BadEventError,
+    ClusterUnreachableError,
+    NoClusterError,
+    UserBusyError,
+    WaitTimeoutError,
+)
 from rotation.models import AWSCURRENT, AWSPENDING, Credentials, MemoryDBUser, SecretMetadata
-from rotation.ports import SecretStore, UserDirectory
+from rotation.ports import CredentialVerifier, SecretStore, UserDirectory
+from rotation.proof import prove
 from rotation.settings import Settings
 from rotation.waiting import Backoff, Budget, wait_until_active
 
@@ -43,8 +51,6 @@ __all__ = [
     "DropResult",
     "DropScheduler",
     "OldPasswordDropper",
-    "ProveCurrent",
-    "Verdict",
     "is_drop_event",
 ]
 # A full secret ARN (the scheduled event always carries one), as the template's SecretArns.
@@ -95,20 +101,6 @@ class DropScheduler(Protocol):
 
 
 @dataclass(frozen=True)
-class Verdict:
-    """Does AWSCURRENT's password authenticate everywhere the user lives? `why` names nodes,
-    never a password."""
-
-    everywhere: bool
-    why: str
-
-
-# Proves the current credentials on the cluster; raises ClusterUnreachableError when a node
-# cannot be reached (a transient state the retries of the invocation may outlive).
-ProveCurrent = Callable[[Credentials, MemoryDBUser, Budget], Verdict]
-
-
-@dataclass(frozen=True)
 class DropResult:
     outcome: str
     """`dropped_old`, or `noop_<reason>`."""
@@ -128,7 +120,7 @@ class OldPasswordDropper:
         self,
         secrets: SecretStore,
         users: UserDirectory,
-        prove_current: ProveCurrent,
+        verifier: CredentialVerifier,
         settings: Settings,
         *,
         clock: Callable[[], float] = time.monotonic,
@@ -137,7 +129,7 @@ class OldPasswordDropper:
     ) -> None:
         self._secrets = secrets
         self._users = users
-        self._prove = prove_current
+        self._verifier = verifier
         self._settings = settings
         self._clock = clock
         self._sleep = sleep
@@ -167,7 +159,7 @@ class OldPasswordDropper:
         user_name = current.username
         self._on_user(user_name)
         user = self._users.describe(user_name) if user_name != "default" else None
-        refused = self._refused(current, user)
+        refused = self._refused(current, user, meta)
         if refused is not None or user is None:
             return noop("user_refused", refused or "the 'default' user is never rotated")
         known: MemoryDBUser | None = user
@@ -175,9 +167,9 @@ class OldPasswordDropper:
             user = wait_until_active(self._users, user_name, budget, self._backoff, known=known)
             if user.password_count < 2:
                 return noop("already_dropped", f"user '{user_name}' holds one password")
-            verdict = self._prove(current, user, budget)
-            if not verdict.everywhere:
-                return noop("current_not_proven", verdict.why)
+            unproven = self._unproven(current, user, budget)
+            if unproven is not None:
+                return noop("current_not_proven", unproven)
             # The labels again, right before the write: a rotation that started meanwhile owns
             # the password set now, and its setSecret must not lose the pending password to us.
             stale = _stale(self._secrets.describe(event.secret_id), event.token)
@@ -191,12 +183,14 @@ class OldPasswordDropper:
                     raise WaitTimeoutError(
                         f"user '{user_name}' stayed busy; the old password is dropped on retry"
                     ) from None
-                budget.sleep(min(self._backoff.initial, budget.remaining()))
+                budget.pause(self._backoff.initial)
                 known = None
                 continue
             return DropResult("dropped_old", user_name, budget.waited, "the grace is over")
 
-    def _refused(self, current: Credentials, user: MemoryDBUser | None) -> str | None:
+    def _refused(  # noqa: PLR0911 - one return per refusal, as the rotator's _locate
+        self, current: Credentials, user: MemoryDBUser | None, meta: SecretMetadata
+    ) -> str | None:
         name = current.username
         allowed = self._settings.allowed_users
         if allowed is not None and name not in allowed:
@@ -205,9 +199,44 @@ class OldPasswordDropper:
             return "the 'default' user is never rotated"
         if user.auth_type != "password":
             return f"user '{name}' does not authenticate with passwords"
+        if user.disabled:
+            return f"user '{name}' is disabled: no password can be proven"
         if current.user_arn is not None and current.user_arn != user.arn:
             return f"'user_arn' in the secret is not the ARN of user '{name}'"
+        owner = self._users.owner(user)
+        if owner is not None and owner != meta.arn:
+            return f"user '{name}' is rotated by secret {owner}, not by {meta.arn}"
         return None
+
+    def _unproven(self, current: Credentials, user: MemoryDBUser, budget: Budget) -> str | None:
+        """Why AWSCURRENT's password is not proven on every node MemoryDB names (None: it is).
+
+        Unreachable nodes raise instead: the invocation's retries may outlive a network problem,
+        while a refusal means the user was changed outside rotation.
+        """
+        try:
+            topology = self._users.topology(user)
+        except NoClusterError as exc:
+            return str(exc)
+        plain = [cluster.name for cluster in topology.clusters if not cluster.tls]
+        if plain:
+            return f"clusters {', '.join(plain)} do not use TLS: a password is never sent in clear"
+        proof = prove(
+            self._verifier,
+            topology.nodes,
+            current.username,
+            current.password,
+            seconds=max(0.0, budget.remaining()) + self._verifier.timeout_seconds,
+            clock=self._clock,
+        )
+        if proof.everywhere:
+            return None
+        if proof.rejected:
+            return f"the AWSCURRENT password is not accepted everywhere: {proof.describe()}"
+        raise ClusterUnreachableError(
+            f"cannot prove the AWSCURRENT password as '{current.username}' on every node "
+            f"({proof.describe()}); the old password stays until a retry proves it"
+        )
 
 
 def _stale(meta: SecretMetadata, token: str) -> tuple[str, str] | None:

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from rotation.adapters.aws import boto_config, error_code
-from rotation.errors import AwsCallError, SettingsError
+from rotation.adapters.aws import boto_config, call
+from rotation.errors import AwsCallError, RotationError, SettingsError
 from rotation.grace import DropOldPasswordEvent
 
 if TYPE_CHECKING:
@@ -77,8 +77,6 @@ class EventBridgeDropScheduler:
     def schedule_drop(self, secret_id: str, token: str, grace_seconds: int) -> bool:
         if self.target_arn is None:
             raise SettingsError("the function's own ARN is unknown: no target for the schedule")
-        from botocore.exceptions import BotoCoreError, ClientError
-
         name = schedule_name(secret_id, token)
         event = DropOldPasswordEvent.for_rotation(secret_id, token)
         target: TargetTypeDef = {
@@ -90,10 +88,12 @@ class EventBridgeDropScheduler:
                 "MaximumEventAgeInSeconds": MAX_EVENT_AGE_SECONDS,
             },
         }
-        try:
-            self.client.create_schedule(
+        group = self._group
+
+        def create() -> object:
+            return self.client.create_schedule(
                 Name=name,
-                GroupName=self._group,
+                GroupName=group,
                 ScheduleExpression=at_expression(self._now(), grace_seconds),
                 ScheduleExpressionTimezone="UTC",
                 FlexibleTimeWindow={"Mode": "OFF"},
@@ -102,12 +102,22 @@ class EventBridgeDropScheduler:
                 Target=target,
                 ClientToken=name,
             )
-        except ClientError as exc:
-            if error_code(exc) == "ConflictException":
-                return False
-            raise AwsCallError(
-                f"CreateSchedule in group '{self._group}' failed: {error_code(exc)}"
-            ) from exc
-        except BotoCoreError as exc:
-            raise AwsCallError(f"CreateSchedule failed: {type(exc).__name__}") from None
+
+        try:
+            call(
+                "CreateSchedule",
+                create,
+                {
+                    "ConflictException": _ScheduleExistsError,
+                    "ResourceNotFoundException": lambda code: AwsCallError(
+                        f"CreateSchedule in group '{group}' failed: {code}"
+                    ),
+                },
+            )
+        except _ScheduleExistsError:
+            return False
         return True
+
+
+class _ScheduleExistsError(RotationError):
+    """ConflictException: this rotation's schedule is already there (a retried finishSecret)."""

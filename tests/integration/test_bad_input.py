@@ -59,7 +59,7 @@ def _pending_for_other_user(sandbox: Sandbox, arn: str, token: str) -> None:
 
 
 CASES = [
-    Case("unknown step", "bad or missing: Step", event={"Step": "rotateSecret"}),
+    Case("unknown step", "'Step' is invalid", event={"Step": "rotateSecret"}),
     Case("missing token", "ClientRequestToken", event={"ClientRequestToken": None}),
     Case("token not staged", "is not a version of secret", prepare=_unstage),
     Case("token not pending", "is not AWSPENDING", prepare=_not_pending),
@@ -102,7 +102,7 @@ CASES = [
         "does not authenticate",
         document={"password": "Stale-password-from-2019-0123"},
     ),
-    Case("no host", "'host' is missing", document={"host": None}),
+    Case("host not an endpoint", "are not an endpoint", document={"host": "attacker.example"}),
     Case(
         "pending version for another user",
         "different user or endpoint",
