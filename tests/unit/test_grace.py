@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import pytest
 
 from rotation.adapters.scheduler import at_expression, schedule_name
 from rotation.errors import BadEventError, ClusterUnreachableError, SettingsError, WaitTimeoutError
-from rotation.grace import (
-    DropOldPasswordEvent,
-    OldPasswordDropper,
-    Verdict,
-    is_drop_event,
-)
-from rotation.models import AWSCURRENT, AWSPENDING, Credentials, MemoryDBUser, Step
+from rotation.grace import DropOldPasswordEvent, OldPasswordDropper, is_drop_event
+from rotation.models import AWSCURRENT, AWSPENDING, Step
 from rotation.rotator import Rotator, StepResult
 from rotation.settings import DEFAULT_GRACE_SECONDS, Settings
-from rotation.waiting import Budget
 from tests.unit.conftest import World, request
 from tests.unit.fakes import CURRENT_VERSION, OLD_PASSWORD, SECRET_ARN, TOKEN
 
@@ -68,21 +62,19 @@ def _event(token: str = TOKEN) -> DropOldPasswordEvent:
     )
 
 
-def _dropper(world: World, verdict: Verdict | None = None) -> OldPasswordDropper:
-    def prove(creds: Credentials, user: MemoryDBUser, budget: Budget) -> Verdict:
-        if verdict is not None:
-            return verdict
-        ok = world.verifier.authenticates(creds.endpoint, creds.username, creds.password)  # type: ignore[arg-type]
-        return Verdict(ok, "on the endpoint")
-
+def _dropper(world: World) -> OldPasswordDropper:
     return OldPasswordDropper(
         world.store,
         world.users,
-        prove,
+        world.verifier,
         world.settings,
         clock=world.clock,
         sleep=world.clock.sleep,
     )
+
+
+def _first_node(world: World) -> str:
+    return world.users.clusters[0].nodes[0].endpoint.host
 
 
 def _rotated(world: World) -> FakeDropScheduler:
@@ -205,13 +197,45 @@ def test_no_drop_when_rotation_is_disabled(world: World) -> None:
     assert len(world.users.passwords) == 2
 
 
-def test_no_drop_when_the_current_password_is_not_proven(world: World) -> None:
+def test_no_drop_when_a_node_refuses_the_current_password(world: World) -> None:
     _rotated(world)
+    world.verifier.stale[_first_node(world)] = [OLD_PASSWORD]  # a node that never got the set
 
-    result = _dropper(world, Verdict(False, "node b refused")).drop(_event(), 600)
+    result = _dropper(world).drop(_event(), 600)
 
     assert result.outcome == "noop_current_not_proven"
-    assert result.reason == "node b refused"
+    assert "refused on" in result.reason
+    assert len(world.users.passwords) == 2
+
+
+def test_no_drop_when_the_user_is_on_no_cluster(world: World) -> None:
+    _rotated(world)
+    world.users.clusters = []
+
+    assert _dropper(world).drop(_event(), 600).outcome == "noop_current_not_proven"
+    assert len(world.users.passwords) == 2
+
+
+def test_no_password_is_sent_to_a_cluster_without_tls(world: World) -> None:
+    _rotated(world)
+    world.users.clusters = [replace(world.users.clusters[0], tls=False)]
+    world.verifier.attempts.clear()
+
+    result = _dropper(world).drop(_event(), 600)
+
+    assert result.outcome == "noop_current_not_proven"
+    assert "TLS" in result.reason
+    assert world.verifier.attempts == []
+
+
+def test_a_user_another_secret_rotates_is_left_alone(world: World) -> None:
+    _rotated(world)
+    world.users.owner_arn = SECRET_ARN.replace("app-user", "other")
+
+    result = _dropper(world).drop(_event(), 600)
+
+    assert result.outcome == "noop_user_refused"
+    assert "rotated by secret" in result.reason
     assert len(world.users.passwords) == 2
 
 
