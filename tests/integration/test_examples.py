@@ -55,9 +55,17 @@ def _client() -> Any:
     return boto3.client("secretsmanager", region_name=REGION)
 
 
+def _tls(sandbox: Sandbox) -> dict[str, Any]:
+    """The sandbox's redis-server speaks TLS with a test CA: the client trusts that CA."""
+    files = sandbox.tls_files
+    if files is None:
+        return {}
+    return {"ssl": True, "ssl_ca_certs": str(files.ca_cert)}
+
+
 def test_a_fresh_reader_follows_every_rotation(sandbox: Sandbox) -> None:
     arn = _secret(sandbox)
-    client = connect(arn, client=_client())
+    client = connect(arn, client=_client(), **_tls(sandbox))
 
     for _ in range(2):
         assert client.ping()
@@ -71,7 +79,9 @@ def test_a_stale_cached_password_costs_one_refusal_and_one_reread(sandbox: Sandb
     arn = _secret(sandbox)
     cache = CountingCache(SecretCacheConfig(secret_refresh_interval=3600), client=_client())
     provider = Counted(arn, client=_client(), cache=cache)
-    client = RereadingRedis(provider, host=sandbox.redis.host, port=sandbox.redis.port)
+    client = RereadingRedis(
+        provider, host=sandbox.redis.host, port=sandbox.redis.port, **_tls(sandbox)
+    )
     assert client.set("k", "v")
     _rotate(sandbox, arn)  # OLD_PASSWORD_POLICY=drop: the cached password is dead now
     client.connection_pool.disconnect()
@@ -90,7 +100,9 @@ def test_a_second_refusal_is_raised(sandbox: Sandbox) -> None:
     arn = _secret(sandbox)
     cache = CountingCache(SecretCacheConfig(), client=_client())
     provider = Counted(arn, client=_client(), cache=cache)
-    client = RereadingRedis(provider, host=sandbox.redis.host, port=sandbox.redis.port)
+    client = RereadingRedis(
+        provider, host=sandbox.redis.host, port=sandbox.redis.port, **_tls(sandbox)
+    )
     sandbox.redis.apply_user(USER, "on ~* &* +@all", [sandbox.create_user("other")])
 
     with pytest.raises(redis.AuthenticationError):
@@ -110,6 +122,7 @@ def test_no_auth_retry_lets_an_auth_failure_through_at_once(sandbox: Sandbox) ->
         port=sandbox.redis.port,
         credential_provider=provider,
         retry=NoAuthRetry(NoBackoff(), 10),
+        **_tls(sandbox),
     )
 
     with pytest.raises(redis.AuthenticationError):

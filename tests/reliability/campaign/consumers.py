@@ -145,7 +145,9 @@ class Consumer(threading.Thread):
             self._halt.wait(self._interval)
 
 
-def _cached_connect(arn: str, plan: Plan, host: str, port: int) -> Callable[[], None]:
+def _cached_connect(
+    arn: str, plan: Plan, host: str, port: int, tls: dict[str, Any]
+) -> Callable[[], None]:
     cache = SecretCache(
         SecretCacheConfig(secret_refresh_interval=plan.refresh_seconds),
         client=boto3.client("secretsmanager", region_name=REGION),
@@ -153,7 +155,10 @@ def _cached_connect(arn: str, plan: Plan, host: str, port: int) -> Callable[[], 
 
     def connect() -> None:
         document = json.loads(cache.get_secret_string(arn))
-        connection = redis.Connection(  # type: ignore[no-untyped-call]
+        options: dict[str, Any] = {"ssl_ca_certs": tls["ssl_ca_certs"]} if tls else {}
+        kind: type[redis.Connection] = redis.SSLConnection if tls else redis.Connection
+        connection = kind(
+            **options,
             host=host,
             port=port,
             username=document["username"],
@@ -169,7 +174,9 @@ def _cached_connect(arn: str, plan: Plan, host: str, port: int) -> Callable[[], 
     return connect
 
 
-def _reread_connect(arn: str, plan: Plan, host: str, port: int) -> Callable[[], None]:
+def _reread_connect(
+    arn: str, plan: Plan, host: str, port: int, tls: dict[str, Any]
+) -> Callable[[], None]:
     sm = boto3.client("secretsmanager", region_name=REGION)
     cache = SecretCache(SecretCacheConfig(secret_refresh_interval=plan.refresh_seconds), client=sm)
     provider = AwsCurrentCredentialProvider(
@@ -177,7 +184,7 @@ def _reread_connect(arn: str, plan: Plan, host: str, port: int) -> Callable[[], 
     )
 
     def connect() -> None:
-        client = RereadingRedis(provider, host=host, port=port, socket_timeout=2)
+        client = RereadingRedis(provider, host=host, port=port, socket_timeout=2, **tls)
         try:
             client.ping()
         finally:
@@ -186,7 +193,9 @@ def _reread_connect(arn: str, plan: Plan, host: str, port: int) -> Callable[[], 
     return connect
 
 
-def _fresh_connect(arn: str, plan: Plan, host: str, port: int) -> Callable[[], None]:
+def _fresh_connect(
+    arn: str, plan: Plan, host: str, port: int, tls: dict[str, Any]
+) -> Callable[[], None]:
     provider = AwsCurrentCredentialProvider(
         arn, client=boto3.client("secretsmanager", region_name=REGION)
     )
@@ -198,6 +207,7 @@ def _fresh_connect(arn: str, plan: Plan, host: str, port: int) -> Callable[[], N
             credential_provider=provider,
             socket_timeout=2,
             retry=NoAuthRetry(NoBackoff(), 0),
+            **tls,
         )
         try:
             client.ping()
@@ -211,10 +221,12 @@ _CONNECTS = {"cached": _cached_connect, "reread": _reread_connect, "fresh": _fre
 
 
 @contextmanager
-def _consumers(arn: str, plan: Plan, host: str, port: int) -> Iterator[list[Consumer]]:
+def _consumers(
+    arn: str, plan: Plan, host: str, port: int, tls: dict[str, Any]
+) -> Iterator[list[Consumer]]:
     stop = threading.Event()
     consumers = [
-        Consumer(kind, _CONNECTS[kind](arn, plan, host, port), plan.interval_seconds, stop)
+        Consumer(kind, _CONNECTS[kind](arn, plan, host, port, tls), plan.interval_seconds, stop)
         for kind in KINDS
         for _ in range(plan.consumers_per_kind)
     ]
@@ -254,7 +266,9 @@ def run_policy(sandbox: Sandbox, policy: str, plan: Plan, user: str) -> PolicyRe
     driver = sandbox.driver()
     errors: list[str] = []
     rotations_ok = 0
-    with _consumers(arn, plan, sandbox.redis.host, sandbox.redis.port) as consumers:
+    files = sandbox.tls_files
+    tls = {"ssl": True, "ssl_ca_certs": str(files.ca_cert)} if files is not None else {}
+    with _consumers(arn, plan, sandbox.redis.host, sandbox.redis.port, tls) as consumers:
         errors += _pass(sandbox, 0.5)
         for _ in range(plan.rotations):
             outcome = driver.rotate(arn)
