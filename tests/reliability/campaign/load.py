@@ -23,11 +23,13 @@ import json
 import logging
 import os
 import random
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -42,9 +44,11 @@ from werkzeug.serving import make_server
 
 from sandbox.driver import RotationDriver, RotationOutcome
 from sandbox.memorydb import FaithfulMemoryDB
-from sandbox.redis_server import RedisServer, free_port
+from sandbox.redis_server import free_port
 from sandbox.sandbox import (
     ACCOUNT,
+    DEFAULT_ACL,
+    DEFAULT_CLUSTER,
     FAST_WAITS,
     LAMBDA_ARN,
     REGION,
@@ -52,6 +56,8 @@ from sandbox.sandbox import (
     seed_rotatable_secret,
 )
 from sandbox.secretsmanager import StrictSecretsManager
+from sandbox.tls import TestAuthority
+from sandbox.topology import Topology
 from tests.reliability.campaign.faults import scaled_backoff
 from tests.reliability.campaign.invariants import InvariantChecker, Oracle
 
@@ -218,19 +224,35 @@ def run_load(
                 AWS_ENDPOINT_URL=endpoint,
             )
         )
-        redis_server = stack.enter_context(RedisServer())
-        memorydb = FaithfulMemoryDB(redis_server, propagation_delay=propagation_delay)
+        # One TLS cluster of one node, as the sandbox builds it, patched into this process's
+        # backends so the server's threads serve it.
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="load-tls-")))
+        tls = TestAuthority(workdir).issue()
+        topology = Topology(
+            engine=None, tls=tls, lag=0.0, clock=time.monotonic, account=ACCOUNT, region=REGION
+        )
+        stack.callback(topology.close)
+        memorydb = FaithfulMemoryDB(topology, propagation_delay=propagation_delay)
         stack.enter_context(memorydb.patched())
+        stack.enter_context(topology.patched())
         stack.enter_context(strict.patched())
         server.start()
         stack.callback(server.stop)
-        oracle = Oracle(redis_server)
 
         # -- the estate: users and secrets, created through the server, before throttling --------
         setup = boto3.session.Session()
         mdb = setup.client("memorydb", config=boto_config())
         sm = setup.client("secretsmanager", config=boto_config())
         backend: SecretsManagerBackend = secretsmanager_backends[ACCOUNT][REGION]
+        mdb.create_acl(ACLName=DEFAULT_ACL)
+        mdb.create_cluster(
+            ClusterName=DEFAULT_CLUSTER,
+            NodeType="db.t4g.small",
+            ACLName=DEFAULT_ACL,
+            TLSEnabled=True,
+        )
+        node = topology.cluster(DEFAULT_CLUSTER).nodes[0]
+        oracle = Oracle(node.server)
         estate: list[tuple[str, str]] = []
         for i in range(secrets):
             user = f"load-{i:04d}"
@@ -239,9 +261,9 @@ def run_load(
                 sm,
                 user,
                 name=f"load/{user}",
-                host=redis_server.host,
-                port=redis_server.port,
-                ssl=False,
+                host=node.host,
+                port=node.port,
+                ssl=True,
             )
             strict.enable_rotation(backend, arn, LAMBDA_ARN)
             estate.append((arn, user))
@@ -250,7 +272,9 @@ def run_load(
                 f"load: {secrets} users and secrets created in {time.monotonic() - started:.0f}s"
             )
 
-        settings = Settings.model_validate(FAST_WAITS | {"CONNECT_TIMEOUT_SECONDS": "5"})
+        settings = Settings.model_validate(
+            FAST_WAITS | {"CONNECT_TIMEOUT_SECONDS": "5", "CA_BUNDLE_PATH": str(tls.ca_cert)}
+        )
         local = threading.local()
 
         def rotator() -> Rotator:
@@ -264,7 +288,10 @@ def run_load(
                     MemoryDBDirectory(
                         boto3_client=session.client("memorydb", config=boto_config())
                     ),
-                    RedisVerifier(timeout_seconds=settings.connect_timeout_seconds),
+                    RedisVerifier(
+                        ca_bundle=settings.ca_bundle_path,
+                        timeout_seconds=settings.connect_timeout_seconds,
+                    ),
                     settings,
                 )
                 local.rotator = found
