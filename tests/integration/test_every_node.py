@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from rotation.handler import lambda_handler
 from sandbox import Sandbox
@@ -12,7 +13,7 @@ from tests.integration.test_verifier import CountingListener
 USER = "app-user"
 
 
-def _secret(sandbox: Sandbox, **extra: object) -> tuple[str, str]:
+def _secret(sandbox: Sandbox, **extra: Any) -> tuple[str, str]:
     password = sandbox.create_user(USER)
     return sandbox.create_secret(USER, password, **extra), password
 
