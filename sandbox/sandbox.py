@@ -44,7 +44,9 @@ _ALPHABET = string.ascii_letters + string.digits + "!#$%&()*+-.:;<=>?[]^_{|}~"
 FAST_WAITS = {
     "WAIT_INITIAL_INTERVAL_SECONDS": "0.01",
     "WAIT_MAX_INTERVAL_SECONDS": "0.05",
-    "WAIT_TIMEOUT_SECONDS": "20",
+    # Long enough for any sandbox propagation, short enough that a node that never catches up
+    # (testSecret polls it until the step's time runs out) costs seconds, not minutes.
+    "WAIT_TIMEOUT_SECONDS": "4",
     "CONNECT_TIMEOUT_SECONDS": "2",
 }
 
@@ -132,9 +134,10 @@ class Sandbox:
         node_lag: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`tls=False` only for tests that must read the RESP bytes (the fault proxy): MemoryDB
-        clusters with password users always speak TLS. `engine` is "redis" or "valkey" (default:
-        $SANDBOX_ENGINE, else redis); `node_lag` spaces the nodes' receipt of a set (topology)."""
+        """`tls=False` gives plaintext nodes that report `TLSEnabled: false` (MemoryDB clusters
+        with password users always speak TLS; the function refuses them). `engine` is "redis" or
+        "valkey" (default: $SANDBOX_ENGINE, else redis); `node_lag` spaces the nodes' receipt of a
+        set (topology)."""
         self.tls_enabled = tls or tls_files is not None
         self._tls_files = tls_files
         self.propagation_delay = propagation_delay
