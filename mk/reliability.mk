@@ -10,8 +10,8 @@
 
 TEST_EXTRA_TARGETS += reliability
 
-reliability: install
+reliability: install ## the reliability report, CI-sized (about 45 s)
 	$(PY) -m tests.reliability.campaign.report
 
-reliability-full: install
+reliability-full: install ## every fault at every call, 1,000 secrets (about 5 min)
 	$(PY) -m tests.reliability.campaign.report --full

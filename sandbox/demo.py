@@ -6,6 +6,7 @@ the schedule finishSecret created, the old password working through the grace, a
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import io
@@ -28,8 +29,17 @@ def _fingerprint(password: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    show_logs = "--logs" in argv
-    drop_after = "--drop-after" in argv
+    parser = argparse.ArgumentParser(prog="python -m sandbox.demo", description=__doc__)
+    parser.add_argument(
+        "--logs", action="store_true", help="also print the function's log lines and metrics"
+    )
+    parser.add_argument(
+        "--drop-after",
+        action="store_true",
+        help="rotate with OLD_PASSWORD_POLICY=drop-after; show the schedule, the grace, the drop",
+    )
+    options = parser.parse_args(argv)
+    show_logs, drop_after = options.logs, options.drop_after
     if not show_logs:
         # Set before the function's modules are imported: Powertools reads it then.
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
