@@ -8,7 +8,16 @@ import pytest
 
 from tests.reliability.campaign.consumers import Plan, PolicyResult, run_consumers
 
-PLAN = Plan(rotations=1, consumers_per_kind=2, policies=("drop", "drop-after"))
+# R = 3 s: a cached client's window of failure after a drop is 0.39 R on average, long enough
+# for a loaded machine's slower TLS connections to land in it.
+PLAN = Plan(
+    refresh_seconds=3,
+    grace_seconds=4,
+    spacing_seconds=6.0,
+    rotations=1,
+    consumers_per_kind=2,
+    policies=("drop", "drop-after"),
+)
 
 
 @pytest.fixture(scope="module")
