@@ -49,11 +49,11 @@ demo: install ## one full rotation in the local sandbox (moto + a real redis-ser
 	$(PY) -m sandbox.demo
 
 lint: $(STAMP) ## ruff check and ruff format --check
-	$(VENV)/bin/ruff check rotation sandbox tools tests bench cli
-	$(VENV)/bin/ruff format --check rotation sandbox tools tests bench cli
+	$(VENV)/bin/ruff check rotation sandbox tools tests bench cli examples
+	$(VENV)/bin/ruff format --check rotation sandbox tools tests bench cli examples
 
 typecheck: $(STAMP) ## mypy (strict on rotation/)
-	$(VENV)/bin/mypy rotation sandbox tools tests bench cli
+	$(VENV)/bin/mypy rotation sandbox tools tests bench cli examples
 
 unit: $(STAMP) ## the unit tests alone (no network)
 	$(PY) -m pytest tests/unit -q

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from rotation.composition import service
+from rotation.drop_event import DROP_ACTION, is_drop_event
 from rotation.errors import RotationError
 from rotation.models import RotationRequest, Step
 from rotation.observability import logger, metrics
@@ -23,6 +24,9 @@ _STEPS = frozenset(step.value for step in Step)
 @metrics.log_metrics
 @logger.inject_lambda_context(log_event=False, clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
+    if is_drop_event(event):
+        _drop_after_grace(event, context)
+        return
     step = event.get("Step") if isinstance(event, dict) else None
     # Only a known step name becomes a dimension: the event is input, not ours to publish.
     # (A list or an object there is not hashable: check the type before the membership.)
@@ -34,6 +38,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
             secret_arn=request.secret_id, step=request.step.value, token=request.token
         )
         svc = service()
+        svc.bind_function(context.invoked_function_arn)
         result = svc.run(request, svc.time_left(context.get_remaining_time_in_millis()))
     except RotationError as exc:
         _failed(exc)
@@ -67,3 +72,36 @@ def _failed(exc: Exception) -> None:
     metrics.add_metric(name="StepFailed", unit=MetricUnit.Count, value=1)
     reason = str(exc) if isinstance(exc, RotationError) else "unexpected error"
     logger.error("step failed", extra={"error": type(exc).__name__, "reason": reason})
+
+
+def _drop_after_grace(event: dict[str, Any], context: LambdaContext) -> None:
+    """The schedule a `drop-after` finishSecret created fired (or an operator invoked it)."""
+    from rotation.grace import DropOldPasswordEvent
+
+    metrics.add_dimension(name="Step", value=DROP_ACTION)
+    try:
+        drop = DropOldPasswordEvent.from_event(event)
+        logger.append_keys(secret_arn=drop.secret_id, step=DROP_ACTION, token=drop.token)
+        svc = service()
+        result = svc.drop(drop, svc.time_left(context.get_remaining_time_in_millis()))
+    except RotationError as exc:
+        _failed(exc)
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure must be recorded, then re-raised
+        _failed(exc)
+        unexpected = type(exc).__name__
+    else:
+        metrics.add_metric(name="StepSucceeded", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(
+            name="OldPasswordDropped", unit=MetricUnit.Count, value=int(result.dropped)
+        )
+        logger.info(
+            "old password dropped" if result.dropped else "old password not dropped",
+            extra={
+                "outcome": result.outcome,
+                "reason": result.reason,
+                "waited_seconds": round(result.waited_seconds, 3),
+            },
+        )
+        return
+    raise RotationError(f"unexpected {unexpected}; see the function's log")

@@ -58,6 +58,11 @@ class Outcome(StrEnum):
     PROMOTED_KEPT_OLD = "promoted_kept_old"
     COMPLETED_DROP = "completed_drop"
     ALREADY_CURRENT = "already_current"
+    # OLD_PASSWORD_POLICY=drop-after: the old password stays, a schedule drops it later.
+    PROMOTED_DROP_SCHEDULED = "promoted_drop_scheduled"
+    PROMOTED_DROP_ALREADY_SCHEDULED = "promoted_drop_already_scheduled"
+    COMPLETED_DROP_SCHEDULED = "completed_drop_scheduled"
+    COMPLETED_DROP_ALREADY_SCHEDULED = "completed_drop_already_scheduled"
 
 
 class RotationRequest(BaseModel):

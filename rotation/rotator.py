@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
@@ -35,6 +36,7 @@ from rotation.errors import (
     RotationError,
     SecretChangedError,
     SecretValueNotFoundError,
+    SettingsError,
     TokenNotPendingError,
     TokenNotStagedError,
     UserNotFoundError,
@@ -57,6 +59,9 @@ from rotation.ports import CredentialVerifier, SecretStore, UserDirectory
 from rotation.proof import Proof, prove
 from rotation.settings import Settings
 from rotation.waiting import Backoff, Budget, poll, set_when_idle, wait_until_active
+
+if TYPE_CHECKING:
+    from rotation.grace import DropScheduler
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,7 @@ class Rotator:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         on_user: Callable[[str], None] | None = None,
+        drop_scheduler: DropScheduler | None = None,
     ) -> None:
         self._secrets = secrets
         self._users = users
@@ -96,6 +102,7 @@ class Rotator:
         self._clock = clock
         self._sleep = sleep
         self._on_user = on_user or (lambda _name: None)
+        self._drop_scheduler = drop_scheduler
         self._backoff = Backoff(
             settings.wait_initial_interval_seconds, settings.wait_max_interval_seconds
         )
@@ -233,6 +240,14 @@ class Rotator:
         # have changed since.
         self._require_everywhere(pending, located, budget, AWSPENDING)
         self._secrets.promote(request.secret_id, token=request.token, from_version=current_version)
+        if self._settings.old_password_policy == "drop-after":
+            return self._schedule_drop(
+                request,
+                located,
+                budget,
+                created=Outcome.PROMOTED_DROP_SCHEDULED,
+                found=Outcome.PROMOTED_DROP_ALREADY_SCHEDULED,
+            )
         return self._drop_old(
             pending,
             located,
@@ -249,6 +264,14 @@ class Rotator:
         located = self._locate(new, meta)
         if located.user.password_count <= 1:
             return self._result(Outcome.ALREADY_CURRENT, budget, located)
+        if self._settings.old_password_policy == "drop-after":
+            return self._schedule_drop(
+                request,
+                located,
+                budget,
+                created=Outcome.COMPLETED_DROP_SCHEDULED,
+                found=Outcome.COMPLETED_DROP_ALREADY_SCHEDULED,
+            )
         return self._drop_old(
             new, located, budget, dropped=Outcome.COMPLETED_DROP, kept=Outcome.ALREADY_CURRENT
         )
@@ -268,6 +291,25 @@ class Rotator:
         self._require_everywhere(new, located, budget, AWSPENDING)
         set_when_idle(self._users, new.username, [new.password], budget, self._backoff)
         return self._result(dropped, budget, located)
+
+    # -- OLD_PASSWORD_POLICY=drop-after (rotation/grace.py) -------------------------------------
+
+    def _schedule_drop(
+        self,
+        request: RotationRequest,
+        located: Located,
+        budget: Budget,
+        *,
+        created: Outcome,
+        found: Outcome,
+    ) -> StepResult:
+        """Keep the old password; a one-time schedule drops it when the grace is over."""
+        if self._drop_scheduler is None:
+            raise SettingsError("OLD_PASSWORD_POLICY=drop-after, but no scheduler is configured")
+        new = self._drop_scheduler.schedule_drop(
+            request.secret_id, request.token, self._settings.old_password_grace_seconds
+        )
+        return self._result(created if new else found, budget, located)
 
     # -- reading the secret ---------------------------------------------------------------------
 

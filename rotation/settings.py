@@ -27,7 +27,24 @@ ENV_VARS: tuple[str, ...] = (
     "CONNECT_TIMEOUT_SECONDS",
     "CA_BUNDLE_PATH",
     "TRACING_ENABLED",
+    # OLD_PASSWORD_POLICY=drop-after (rotation/grace.py): the grace and where its schedule goes.
+    "OLD_PASSWORD_GRACE_SECONDS",
+    "SCHEDULE_GROUP_NAME",
+    "SCHEDULER_ROLE_ARN",
 )
+
+# The default grace covers AWS's Python caching client (aws-secretsmanager-caching): it refreshes
+# a cached secret at most 3,600 s after it last read it (jittered between half and all of
+# `secret_refresh_interval`), and a refresh that fails backs off 1, 2, 4 ... s, so nine failures
+# in a row add 511 s. 3,600 s + 600 s of margin = 4,200 s (70 minutes). The Lambda secrets
+# extension (300 s) is well inside. The drop then still waits for MemoryDB's propagation, and
+# EventBridge Scheduler fires up to a minute late: both only lengthen the grace.
+DEFAULT_GRACE_SECONDS = 4200
+# A week: past that, `keep` (the next rotation replaces the old password) is the honest choice.
+MAX_GRACE_SECONDS = 7 * 24 * 3600
+_ROLE_ARN = r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"
+# EventBridge Scheduler group names: 1-64 of letters, digits, '-', '_' and '.'.
+_GROUP_NAME = r"^[0-9A-Za-z_.-]{1,64}$"
 
 
 class Settings(BaseModel):
@@ -36,10 +53,25 @@ class Settings(BaseModel):
     allowed_users: frozenset[str] | None = Field(default=None, alias="ROTATION_ALLOWED_USERS")
     """When set, only these users are rotated; any other is refused before any write."""
 
-    old_password_policy: Literal["drop", "keep"] = Field(
+    old_password_policy: Literal["drop", "keep", "drop-after"] = Field(
         default="drop", alias="OLD_PASSWORD_POLICY"
     )
-    """`drop` removes the old password in finishSecret; `keep` leaves it until the next rotation."""
+    """`drop` removes the old password in finishSecret; `keep` leaves it until the next rotation;
+    `drop-after` keeps it for OLD_PASSWORD_GRACE_SECONDS, then a one-time schedule drops it."""
+
+    old_password_grace_seconds: int = Field(
+        default=DEFAULT_GRACE_SECONDS,
+        ge=1,
+        le=MAX_GRACE_SECONDS,
+        alias="OLD_PASSWORD_GRACE_SECONDS",
+    )
+    schedule_group_name: str | None = Field(
+        default=None, pattern=_GROUP_NAME, alias="SCHEDULE_GROUP_NAME"
+    )
+    scheduler_role_arn: str | None = Field(
+        default=None, pattern=_ROLE_ARN, alias="SCHEDULER_ROLE_ARN"
+    )
+    """The role EventBridge Scheduler assumes to invoke this function when the grace is over."""
 
     password_length: int = Field(default=32, ge=16, le=128, alias="PASSWORD_LENGTH")
 
@@ -82,6 +114,11 @@ class Settings(BaseModel):
             raise ValueError("the 'default' user is never rotated and cannot be allowed")
         return value
 
+    @field_validator("schedule_group_name", "scheduler_role_arn", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
     @field_validator("ca_bundle_path", mode="before")
     @classmethod
     def _empty_path_is_unset(cls, value: object) -> object:
@@ -110,6 +147,21 @@ class Settings(BaseModel):
             raise ValueError(
                 "WAIT_INITIAL_INTERVAL_SECONDS must not exceed WAIT_MAX_INTERVAL_SECONDS"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _drop_after_has_a_schedule_target(self) -> Settings:
+        if self.old_password_policy == "drop-after":  # noqa: S105 - a policy, not a password
+            missing = [
+                name
+                for name, value in (
+                    ("SCHEDULE_GROUP_NAME", self.schedule_group_name),
+                    ("SCHEDULER_ROLE_ARN", self.scheduler_role_arn),
+                )
+                if value is None
+            ]
+            if missing:
+                raise ValueError("OLD_PASSWORD_POLICY=drop-after needs " + " and ".join(missing))
         return self
 
     @classmethod

@@ -22,6 +22,7 @@ from moto.secretsmanager.models import SecretsManagerBackend, secretsmanager_bac
 from sandbox.driver import Handler, RotationDriver
 from sandbox.memorydb import FaithfulMemoryDB
 from sandbox.redis_server import RedisServer
+from sandbox.scheduler import Firing, SandboxScheduler
 from sandbox.secretsmanager import StrictSecretsManager
 from sandbox.tls import TestAuthority, TlsFiles, independent_tls_files, other_name_tls_files
 from sandbox.topology import ClusterHandle, NodeHandle, Topology
@@ -35,6 +36,8 @@ DEFAULT_ACL = "sandbox-acl"
 DEFAULT_CLUSTER = "sandbox-cluster"
 REGION = "us-east-1"
 LAMBDA_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:memorydb-rotation"
+SCHEDULE_GROUP = "memorydb-rotation"
+SCHEDULER_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/memorydb-rotation-scheduler"
 _ALPHABET = string.ascii_letters + string.digits + "!#$%&()*+-.:;<=>?[]^_{|}~"
 
 # Fast polling for local runs: the sandbox propagates in tens of milliseconds.
@@ -148,6 +151,7 @@ class Sandbox:
         self.redis: RedisServer
         self.memorydb: FaithfulMemoryDB
         self.secretsmanager = StrictSecretsManager()
+        self.scheduler = SandboxScheduler()
         self.memorydb_client: MemoryDBClient
         self.sm_client: SecretsManagerClient
         self.passwords_seen: set[str] = set()
@@ -194,6 +198,7 @@ class Sandbox:
         self._stack.enter_context(self.memorydb.patched())
         self._stack.enter_context(self.topology.patched())
         self._stack.enter_context(self.secretsmanager.patched())
+        self._stack.enter_context(self.scheduler.patched())
         self.memorydb_client = boto3.client("memorydb", region_name=REGION)
         self.sm_client = boto3.client("secretsmanager", region_name=REGION)
         self._start_default_cluster()
@@ -406,6 +411,39 @@ class Sandbox:
         if self._authority is None:
             raise RuntimeError("this sandbox was given its TLS files; it has no CA of its own")
         return self._authority
+
+    # -- OLD_PASSWORD_POLICY=drop-after: EventBridge Scheduler (sandbox/scheduler.py) ----------
+
+    def drop_after(self, grace_seconds: float, **settings: str | None) -> None:
+        """The function with `drop-after`, its schedule group, and the scheduler role's ARN, as
+        the template sets them."""
+        import boto3
+
+        client = boto3.client("scheduler", region_name=REGION)
+        if SCHEDULE_GROUP not in {
+            g["Name"] for g in client.list_schedule_groups()["ScheduleGroups"]
+        }:
+            client.create_schedule_group(Name=SCHEDULE_GROUP)
+        self.configure_function(
+            OLD_PASSWORD_POLICY="drop-after",
+            OLD_PASSWORD_GRACE_SECONDS=str(grace_seconds),
+            SCHEDULE_GROUP_NAME=SCHEDULE_GROUP,
+            SCHEDULER_ROLE_ARN=SCHEDULER_ROLE_ARN,
+            **settings,
+        )
+
+    def fire_due_schedules(self, handler: Handler | None = None) -> list[Firing]:
+        """What Scheduler does when a one-time schedule's time comes (on the sandbox's clock)."""
+        if handler is None:
+            from rotation.handler import lambda_handler
+
+            handler = lambda_handler
+        return self.scheduler.fire_due(handler)
+
+    def pass_time(self, seconds: float, handler: Handler | None = None) -> list[Firing]:
+        """Move the sandbox's clock on by `seconds`, then fire whatever came due."""
+        self.scheduler.advance(seconds)
+        return self.fire_due_schedules(handler)
 
 
 def _reset_function() -> None:

@@ -68,3 +68,19 @@ def test_every_fault_is_survived(
     failures = [f"{r.name}: {r.detail}" for r in mine if not r.ok]
     assert failures == []
     assert sum(r.leaks for r in mine) == 0
+
+
+def test_faults_around_the_drop_after_schedule_are_survived(
+    campaign: tuple[CleanRecord, list[CaseResult]],
+) -> None:
+    _clean, results = campaign
+    grace = [r for r in results if r.family == "grace"]
+    names = [r.name for r in grace]
+    for where, operation in (("finishSecret", "CreateSchedule"), ("drop", "UpdateUser")):
+        for position in ("before", "after"):
+            assert any(
+                n.startswith(where) and position in n and n.endswith(operation) for n in names
+            ), (where, position, operation)
+    assert [f"{r.name}: {r.detail}" for r in grace if not r.ok] == []
+    assert sum(r.leaks for r in grace) == 0
+    assert sum(r.failed_invocations for r in grace) > 0  # outages and kills did fail invocations

@@ -259,6 +259,7 @@ EVERYTHING_ON = {
     "TracingEnabled": "true",
     "AlarmEmail": "oncall@example.com",
     "CaBundlePath": "/opt/ca/bundle.pem",
+    "OldPasswordPolicy": "drop-after",
 }
 SINGLE_SECRET_SCHEDULED = {
     **REQUIRED,
@@ -266,8 +267,10 @@ SINGLE_SECRET_SCHEDULED = {
     "RotationScheduleExpression": "rate(30 days)",
     "RotationWindow": "3h",
 }
+DROP_AFTER = {**REQUIRED, "OldPasswordPolicy": "drop-after"}
 PARAMETER_SETS = {
     "required only": REQUIRED,
+    "drop after a grace": DROP_AFTER,
     "everything on": EVERYTHING_ON,
     "one secret, scheduled": SINGLE_SECRET_SCHEDULED,
 }

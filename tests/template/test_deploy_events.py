@@ -1,5 +1,5 @@
-"""events/: one sample rotation event per step, usable with `sam local invoke -e` and parsed by
-the real event model."""
+"""events/: one sample rotation event per step, and drop-after's dropOldPassword event, usable
+with `sam local invoke -e` and parsed by the real event models."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from rotation.errors import BadEventError
+from rotation.grace import DROP_ACTION, DropOldPasswordEvent
 from rotation.models import RotationRequest, Step
 
 from .cfn import ROOT
@@ -54,9 +55,20 @@ def _load(path: Path) -> Any:
     return json.loads(path.read_text())
 
 
-def test_there_is_one_event_per_step() -> None:
+def test_there_is_one_event_per_step_and_the_drop_event() -> None:
     assert sorted(path.stem for path in EVENTS.glob("*.json")) == sorted(
-        step.value for step in Step
+        [*(step.value for step in Step), DROP_ACTION]
+    )
+
+
+def test_the_drop_event_is_what_the_schedule_sends() -> None:
+    event = _load(EVENTS / f"{DROP_ACTION}.json")
+    finish = _load(EVENTS / "finishSecret.json")
+
+    parsed = DropOldPasswordEvent.from_event(event)
+
+    assert parsed == DropOldPasswordEvent.for_rotation(
+        finish["SecretId"], finish["ClientRequestToken"]
     )
 
 
@@ -86,6 +98,7 @@ def test_a_malformed_event_is_caught(change: str, value: Any) -> None:
 
 
 def test_the_events_share_one_rotation_token_as_a_real_rotation_does() -> None:
+    # The drop event names the token of the rotation whose grace it ends: the same one.
     tokens = {_load(path)["ClientRequestToken"] for path in EVENTS.glob("*.json")}
 
     assert len(tokens) == 1

@@ -171,6 +171,14 @@ def test_a_default_that_differs_from_the_model_is_caught(template: dict[str, Any
     assert defaults_problems(template) == ["password_length: template default 33, model default 32"]
 
 
+# What the template sets beside OLD_PASSWORD_POLICY=drop-after (its own schedule group and
+# scheduler role; test_deploy_grace.py checks that it does), stood in by valid values.
+DROP_AFTER_TARGET = {
+    "SCHEDULE_GROUP_NAME": "stack-DropScheduleGroup-1A2B3C",
+    "SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/stack-DropSchedulerRole-1A2B3C",
+}
+
+
 def bounds_problems(template: dict[str, Any]) -> list[str]:
     """Whatever the parameters' constraints let through, the settings model must accept: all
     parameters at their minimum, all at their maximum, and every allowed value."""
@@ -197,7 +205,9 @@ def bounds_problems(template: dict[str, Any]) -> list[str]:
             problems.append(f"{name} has no constraint at all")
     for environment in (lowest, highest, *candidates):
         try:
-            Settings.from_env({"ROTATION_ALLOWED_USERS": "app-user", **environment})
+            Settings.from_env(
+                {**DROP_AFTER_TARGET, "ROTATION_ALLOWED_USERS": "app-user", **environment}
+            )
         except SettingsError as exc:
             problems.append(f"{environment}: {exc}")
     return problems

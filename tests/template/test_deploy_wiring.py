@@ -94,7 +94,9 @@ def alarm_problems(template: dict[str, Any], parameters: dict[str, str]) -> list
     }
     by_type: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for logical_id, resource in resources.items():
-        by_type.setdefault(resource["Type"], []).append((logical_id, resource["Properties"]))
+        by_type.setdefault(resource["Type"], []).append(
+            (logical_id, resource.get("Properties", {}))
+        )
     problems = []
     topics = [f"<Ref {logical_id}>" for logical_id, _ in by_type.get("AWS::SNS::Topic", [])]
     if len(topics) != 1:

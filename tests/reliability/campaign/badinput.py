@@ -174,6 +174,27 @@ CASES: tuple[BadCase, ...] = (
     BadCase(
         "RotationToken not a string", r"'RotationToken' is invalid", event={"RotationToken": 7}
     ),
+    # drop-after's scheduled event: refused as strictly as a rotation event
+    BadCase(
+        "drop event carrying a RotationToken",
+        r"not a dropOldPassword event; bad, missing or unexpected: RotationToken",
+        event={"Step": None, "Action": "dropOldPassword"},
+    ),
+    BadCase(
+        "drop event naming the secret by name",
+        r"not a dropOldPassword event; bad, missing or unexpected: SecretId",
+        event={"Step": None, "RotationToken": None, "Action": "dropOldPassword", "SecretId": "x"},
+    ),
+    BadCase(
+        "drop event with another action and a password list",
+        r"not a dropOldPassword event; bad, missing or unexpected: Action, Passwords",
+        event={
+            "Step": None,
+            "RotationToken": None,
+            "Action": "dropAllPasswords",
+            "Passwords": ["Hostile-password-0123456789"],
+        },
+    ),
     BadCase("no such secret", r"there is no secret", prepare=_no_such_secret),
     BadCase("token not staged", r"is not a version of secret", prepare=_unstage),
     BadCase("token not pending", r"is not AWSPENDING", prepare=_not_pending),

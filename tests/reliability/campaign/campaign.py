@@ -9,6 +9,8 @@ every AWS attempt and every data-plane connection, outputs scanned for secrets):
   at every index.
 - data-plane faults: for every connection of the clean rotation, a refusal and a reset mid-AUTH.
 - timeouts: the Lambda's time running out inside the wait for `active`, and a kill in that wait.
+- grace: OLD_PASSWORD_POLICY=drop-after, faults at every AWS attempt of finishSecret (which
+  creates the schedule) and of the scheduled drop (gracefaults.py).
 """
 
 from __future__ import annotations
@@ -191,6 +193,11 @@ def run_campaign(
                 for data_fault in DATA_FAULTS:
                     keep(run_data_fault(harness, index, data_fault))
             for result in run_timeouts(harness):
+                keep(result)
+            # Imported here: gracefaults builds on this module's CaseResult and POSITIONS.
+            from tests.reliability.campaign.gracefaults import run_grace_faults
+
+            for result in run_grace_faults(harness, full=full):
                 keep(result)
     finally:
         sandbox.memorydb.settle()

@@ -17,6 +17,7 @@ from typing import Any
 
 from sandbox.driver import RotationDriver, RotationOutcome
 from sandbox.sandbox import Sandbox
+from sandbox.scheduler import Firing
 from tests.reliability.campaign.faults import AwsFaultInjector, Fault, LambdaKilled
 from tests.reliability.campaign.invariants import InvariantChecker, Oracle
 from tests.reliability.campaign.leaks import LeakScanner
@@ -151,6 +152,41 @@ class Harness:
             run.botocore_retries = len(self.injector.backoff_requested) - retries_before
         run.leaks = scanner.scan(self.secrets_of(arn, user) | {rotation_token})
         return run
+
+    def fire(
+        self,
+        run: RotationRun,
+        arn: str,
+        user: str,
+        *,
+        after_seconds: float,
+        fault: Fault | None = None,
+    ) -> list[Firing]:
+        """drop-after: move the sandbox's clock on and fire the due schedules through the wrapped
+        handler, with `fault` planned on the firing's AWS attempts and the rotation's invariants
+        checked after each of them; then the user must hold one password."""
+        checker = run.checker
+        self._checker = checker
+        scanner = LeakScanner(debug=self.debug_logs)
+        retries_before = len(self.injector.backoff_requested)
+        try:
+            with scanner.capturing(), self.injector.armed(fault):
+                self.scanner = scanner
+                firings = self.sandbox.pass_time(after_seconds, self._handler(run))
+                for firing in firings:
+                    for error in firing.errors:
+                        scanner.text("exceptions", error)
+            self.sandbox.memorydb.settle()
+            if checker is not None:
+                checker.check("after the scheduled drop")
+                count = self.sandbox.memorydb.password_count(user)
+                if count != 1:
+                    checker.violations.append(f"the user holds {count} passwords after the grace")
+        finally:
+            self._checker = None
+            run.botocore_retries += len(self.injector.backoff_requested) - retries_before
+        run.leaks += scanner.scan(self.secrets_of(arn, user))
+        return firings
 
     def secrets_of(self, arn: str, user: str) -> set[str]:
         values = set(self.sandbox.passwords_seen)

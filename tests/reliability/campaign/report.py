@@ -1,6 +1,6 @@
 """`make reliability`: run every family and print one line per family, then the totals.
 
-    python -m tests.reliability.campaign.report         # CI-sized (about 40 s here)
+    python -m tests.reliability.campaign.report         # CI-sized (about 80 s here)
     python -m tests.reliability.campaign.report --full  # every fault kind at every index;
                                                         # 1,000 secrets
 
@@ -23,6 +23,7 @@ from typing import IO, Any, TextIO
 from sandbox.sandbox import Sandbox
 from tests.reliability.campaign.badinput import run_bad_inputs
 from tests.reliability.campaign.campaign import CaseResult, run_campaign
+from tests.reliability.campaign.consumers import CI_PLAN, FULL_PLAN, run_consumers
 from tests.reliability.campaign.drift import run_drift
 from tests.reliability.campaign.leakcases import run_leak_cases
 from tests.reliability.campaign.load import LoadResult, run_load
@@ -118,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             ("aws", "survived (every AWS call index, before and after)"),
             ("data-plane", "survived (every redis connection refused or reset mid-AUTH)"),
             ("timeout", "survived (the Lambda's time running out inside a wait)"),
+            ("grace", "survived (drop-after: every AWS call of finishSecret and of the drop)"),
         ):
             mine = [r for r in faults if r.family == family]
             ok, total = _count(mine)
@@ -131,6 +133,22 @@ def main(argv: list[str] | None = None) -> int:
         report.family("bad inputs", in_sandbox(run_bad_inputs), "refused, clear error, 0 writes")
         report.family("drift", in_sandbox(run_drift), "recovered as documented")
         report.family("leaks", in_sandbox(run_leak_cases), "leak checks passed")
+        plan = FULL_PLAN if args.full else CI_PLAN
+        consumers_started = time.monotonic()
+        consumers = run_consumers(plan)
+        report.say(
+            f"consumers: {sum(r.judged_ok() for r in consumers)}/{len(consumers)} policies as "
+            f"promised (caching client R = {plan.refresh_seconds} s, grace "
+            f"{plan.grace_seconds} s, {plan.rotations} rotations {plan.spacing_seconds} s apart, "
+            f"{plan.consumers_per_kind} consumers per kind, a connection each every "
+            f"{plan.interval_seconds * 1000:.0f} ms; {time.monotonic() - consumers_started:.0f}s)"
+        )
+        for outcome in consumers:
+            report.say(outcome.line())
+            if not outcome.judged_ok():
+                report.failed = True
+                for error in outcome.errors[:3]:
+                    report.say(f"  FAIL consumers/{outcome.policy}: {error}")
         load = run_load(**load_options, progress=lambda m: print(m, file=log, flush=True))
         if not load.ok:
             report.failed = True
@@ -140,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results = report.results
     fault_ok, fault_total = _count(
-        r for r in results if r.family in ("aws", "data-plane", "timeout")
+        r for r in results if r.family in ("aws", "data-plane", "timeout", "grace")
     )
     bad = [r for r in results if r.family == "bad-input"]
     bad_ok = sum(r.ok and r.writes == 0 for r in bad)

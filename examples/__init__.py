@@ -1,0 +1,1 @@
+"""Client-side recipes for the people who read the rotated secret (not deployed)."""
