@@ -35,13 +35,16 @@ from rotation.drop_event import DROP_ACTION, is_drop_event
 from rotation.errors import (
     BadEventError,
     ClusterUnreachableError,
+    EndpointRefusedError,
     NoClusterError,
+    RefusedError,
     UserBusyError,
     WaitTimeoutError,
 )
 from rotation.models import AWSCURRENT, AWSPENDING, Credentials, MemoryDBUser, SecretMetadata
 from rotation.ports import CredentialVerifier, SecretStore, UserDirectory
 from rotation.proof import prove
+from rotation.rotator import Located, locate
 from rotation.settings import Settings
 from rotation.waiting import Backoff, Budget, wait_until_active
 
@@ -138,7 +141,9 @@ class OldPasswordDropper:
             settings.wait_initial_interval_seconds, settings.wait_max_interval_seconds
         )
 
-    def drop(self, event: DropOldPasswordEvent, time_left: float) -> DropResult:
+    def drop(  # noqa: PLR0911 - one return per documented no-op
+        self, event: DropOldPasswordEvent, time_left: float
+    ) -> DropResult:
         budget = Budget(
             clock=self._clock,
             sleep=self._sleep,
@@ -158,16 +163,20 @@ class OldPasswordDropper:
         )
         user_name = current.username
         self._on_user(user_name)
-        user = self._users.describe(user_name) if user_name != "default" else None
-        refused = self._refused(current, user, meta)
-        if refused is not None or user is None:
-            return noop("user_refused", refused or "the 'default' user is never rotated")
-        known: MemoryDBUser | None = user
+        try:
+            located = locate(self._users, self._settings, current, meta)
+        except (NoClusterError, EndpointRefusedError) as exc:
+            return noop("current_not_proven", str(exc))
+        except RefusedError as exc:
+            # The rotation's own refusals (allow-list, owner, password type...) make a no-op
+            # here: a forged or stale event must never turn into an error loop of drops.
+            return noop("user_refused", str(exc))
+        known: MemoryDBUser | None = located.user
         while True:
             user = wait_until_active(self._users, user_name, budget, self._backoff, known=known)
             if user.password_count < 2:
                 return noop("already_dropped", f"user '{user_name}' holds one password")
-            unproven = self._unproven(current, user, budget)
+            unproven = self._unproven(current, located, budget)
             if unproven is not None:
                 return noop("current_not_proven", unproven)
             # The labels again, right before the write: a rotation that started meanwhile owns
@@ -188,42 +197,15 @@ class OldPasswordDropper:
                 continue
             return DropResult("dropped_old", user_name, budget.waited, "the grace is over")
 
-    def _refused(  # noqa: PLR0911 - one return per refusal, as the rotator's _locate
-        self, current: Credentials, user: MemoryDBUser | None, meta: SecretMetadata
-    ) -> str | None:
-        name = current.username
-        allowed = self._settings.allowed_users
-        if allowed is not None and name not in allowed:
-            return f"user '{name}' is not in ROTATION_ALLOWED_USERS"
-        if user is None:
-            return "the 'default' user is never rotated"
-        if user.auth_type != "password":
-            return f"user '{name}' does not authenticate with passwords"
-        if user.disabled:
-            return f"user '{name}' is disabled: no password can be proven"
-        if current.user_arn is not None and current.user_arn != user.arn:
-            return f"'user_arn' in the secret is not the ARN of user '{name}'"
-        owner = self._users.owner(user)
-        if owner is not None and owner != meta.arn:
-            return f"user '{name}' is rotated by secret {owner}, not by {meta.arn}"
-        return None
-
-    def _unproven(self, current: Credentials, user: MemoryDBUser, budget: Budget) -> str | None:
+    def _unproven(self, current: Credentials, located: Located, budget: Budget) -> str | None:
         """Why AWSCURRENT's password is not proven on every node MemoryDB names (None: it is).
 
         Unreachable nodes raise instead: the invocation's retries may outlive a network problem,
         while a refusal means the user was changed outside rotation.
         """
-        try:
-            topology = self._users.topology(user)
-        except NoClusterError as exc:
-            return str(exc)
-        plain = [cluster.name for cluster in topology.clusters if not cluster.tls]
-        if plain:
-            return f"clusters {', '.join(plain)} do not use TLS: a password is never sent in clear"
         proof = prove(
             self._verifier,
-            topology.nodes,
+            located.topology.nodes,
             current.username,
             current.password,
             seconds=max(0.0, budget.remaining()) + self._verifier.timeout_seconds,

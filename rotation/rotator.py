@@ -354,39 +354,7 @@ class Rotator:
     # -- where the user lives, and whether this secret may rotate it ----------------------------
 
     def _locate(self, creds: Credentials, meta: SecretMetadata) -> Located:
-        """Every check on the user and its clusters that can refuse; makes no write."""
-        name = creds.username
-        if name == "default":
-            raise UserRefusedError("the 'default' user has no password and is never rotated")
-        allowed = self._settings.allowed_users
-        if allowed is not None and name not in allowed:
-            raise UserRefusedError(f"user '{name}' is not in ROTATION_ALLOWED_USERS")
-        user = self._users.describe(name)
-        if user.status == "deleting":
-            raise UserNotFoundError(f"user '{name}' is being deleted")
-        if user.auth_type != "password":
-            raise UserRefusedError(
-                f"user '{name}' authenticates with '{user.auth_type}', not passwords: "
-                "there is nothing to rotate"
-            )
-        if user.disabled:
-            raise UserRefusedError(
-                f"user '{name}' is disabled (its access string says 'off'): no password can "
-                "authenticate, so none can be proven"
-            )
-        if creds.user_arn is not None and creds.user_arn != user.arn:
-            raise UserRefusedError(
-                f"'user_arn' in the secret is not the ARN of user '{name}' ({user.arn})"
-            )
-        owner = self._users.owner(user)
-        if owner is not None and owner != meta.arn:
-            raise UserOwnedElsewhereError(
-                f"user '{name}' is rotated by secret {owner}; secret {meta.arn} may not rotate "
-                "it too (the two-password slot holds one rotation's passwords)"
-            )
-        topology = self._users.topology(user)
-        _check_endpoints(creds, topology)
-        return Located(user, topology, owner)
+        return locate(self._users, self._settings, creds, meta)
 
     def _claim(self, located: Located, meta: SecretMetadata) -> None:
         if located.owner is None:
@@ -435,6 +403,45 @@ class Rotator:
             clusters=tuple(cluster.name for cluster in topology.clusters),
             nodes=len(topology.nodes),
         )
+
+
+def locate(
+    users: UserDirectory, settings: Settings, creds: Credentials, meta: SecretMetadata
+) -> Located:
+    """Every check on the user and its clusters that can refuse, in one place for every step
+    and for the scheduled drop; makes no write. Raises a RefusedError."""
+    name = creds.username
+    if name == "default":
+        raise UserRefusedError("the 'default' user has no password and is never rotated")
+    allowed = settings.allowed_users
+    if allowed is not None and name not in allowed:
+        raise UserRefusedError(f"user '{name}' is not in ROTATION_ALLOWED_USERS")
+    user = users.describe(name)
+    if user.status == "deleting":
+        raise UserNotFoundError(f"user '{name}' is being deleted")
+    if user.auth_type != "password":
+        raise UserRefusedError(
+            f"user '{name}' authenticates with '{user.auth_type}', not passwords: "
+            "there is nothing to rotate"
+        )
+    if user.disabled:
+        raise UserRefusedError(
+            f"user '{name}' is disabled (its access string says 'off'): no password can "
+            "authenticate, so none can be proven"
+        )
+    if creds.user_arn is not None and creds.user_arn != user.arn:
+        raise UserRefusedError(
+            f"'user_arn' in the secret is not the ARN of user '{name}' ({user.arn})"
+        )
+    owner = users.owner(user)
+    if owner is not None and owner != meta.arn:
+        raise UserOwnedElsewhereError(
+            f"user '{name}' is rotated by secret {owner}; secret {meta.arn} may not rotate "
+            "it too (the two-password slot holds one rotation's passwords)"
+        )
+    topology = users.topology(user)
+    _check_endpoints(creds, topology)
+    return Located(user, topology, owner)
 
 
 def _not_everywhere(

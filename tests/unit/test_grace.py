@@ -383,9 +383,9 @@ def test_a_user_busy_past_the_budget_fails_the_invocation(world: World) -> None:
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
-        ("iam", "does not authenticate with passwords"),
+        ("iam", "authenticates with 'iam', not passwords"),
         ("arn", "'user_arn' in the secret is not the ARN"),
-        ("default", "'default' user is never rotated"),
+        ("default", "'default' user has no password and is never rotated"),
     ],
 )
 def test_a_user_the_function_must_not_rotate_is_left_alone(
