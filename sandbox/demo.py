@@ -13,7 +13,9 @@ import io
 import json
 import os
 import sys
+import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from rotation.settings import DEFAULT_GRACE_SECONDS
@@ -40,9 +42,9 @@ def main(argv: list[str]) -> int:
     )
     options = parser.parse_args(argv)
     show_logs, drop_after = options.logs, options.drop_after
-    if not show_logs:
-        # Set before the function's modules are imported: Powertools reads it then.
-        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    # INFO: the demo reads the function's own "step succeeded" lines (clusters, nodes, outcome).
+    # Set before the function's modules are imported: Powertools reads it then.
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
     with Sandbox(tls=True, propagation_delay=0.3) as sandbox:
         from rotation.handler import lambda_handler
 
@@ -64,14 +66,25 @@ def main(argv: list[str]) -> int:
                 CONNECT_TIMEOUT_SECONDS=None,
             )
         first = sandbox.create_user(USER)
+        # A second cluster in the same ACL, 2 shards x 2 nodes: MemoryDB says the user lives on
+        # both, so the function proves every password on all five nodes.
+        sandbox.create_cluster("orders", shards=2, replicas_per_shard=1)
         arn = sandbox.create_secret(USER, first)
         print(
-            f"sandbox: redis-server {sandbox.redis.host}:{sandbox.redis.port} over TLS "
-            f"(test CA), moto for Secrets Manager + MemoryDB, propagation "
+            "sandbox: moto for Secrets Manager + MemoryDB (made strict), every node a real "
+            f"{sandbox.topology.engine}-server over TLS (test CA), propagation "
             f"{sandbox.propagation_delay}s per update"
         )
         print(f"secret:  {arn}")
         print(f"user:    {USER}, PasswordCount {sandbox.memorydb.password_count(USER)}")
+        for name in ("sandbox-cluster", "orders"):
+            nodes = ", ".join(f"{n.name} ({n.host}:{n.port})" for n in sandbox.cluster(name).nodes)
+            print(f"cluster: {name}: {nodes}")
+        print(
+            "         (sha256:xxxxxxxx below is a password FINGERPRINT, the first 8 hex digits "
+            "of its SHA-256; no password is ever printed)"
+        )
+        _status(sandbox, arn, "before the rotation")
         token = str(uuid.uuid4())
         driver = sandbox.driver(lambda_handler)
         sandbox.secretsmanager.stage_pending(sandbox.sm_backend, arn, token)
@@ -83,20 +96,99 @@ def main(argv: list[str]) -> int:
             sandbox.memorydb.calls.clear()
             sandbox.secretsmanager.calls.clear()
             sandbox.scheduler.calls.clear()
-            with contextlib.redirect_stdout(sys.stdout if show_logs else io.StringIO()):
-                driver.invoke(arn, step, token)  # its metrics (EMF) print to stdout
-            calls = sandbox.secretsmanager.calls + sandbox.memorydb.calls + sandbox.scheduler.calls
+            sandbox.topology.calls.clear()
+            captured = io.StringIO()
+            started = time.perf_counter()
+            with contextlib.redirect_stdout(captured), _function_log_to(captured):
+                driver.invoke(arn, step, token)  # its log lines and metrics print to stdout
+            took = time.perf_counter() - started
+            if show_logs:
+                print(captured.getvalue(), end="")
+            calls = (
+                sandbox.secretsmanager.calls
+                + sandbox.memorydb.calls
+                + sandbox.topology.calls
+                + sandbox.scheduler.calls
+            )
             total += len(calls)
             new = sandbox.view(arn).values.get(token, {}).get("password")
-            _report(sandbox, arn, f"{step} done", old, new)
+            _report(sandbox, arn, f"{step} done in {took:.2f}s", old, new)
+            print(f"   {_step_line(captured.getvalue())}")
             print(f"   AWS calls: {_count(calls)}")
+        if not drop_after:
+            print(
+                "   (the old password may still work for a moment: finishSecret's UpdateUser "
+                "leaves the user `modifying` while the drop propagates to every node)"
+            )
         sandbox.secretsmanager.finish_rotation(sandbox.sm_backend, arn, token)
         sandbox.memorydb.settle()
         _report(sandbox, arn, "service removed AWSPENDING; propagation settled", old, new)
         print(f"\nAWS calls in the whole rotation: {total}")
         if drop_after:
             _grace(sandbox, arn, old, new, show_logs)
-    return 0
+        _status(sandbox, arn, "after the rotation")
+        return _verdict(sandbox, arn, token, old, new)
+
+
+@contextlib.contextmanager
+def _function_log_to(stream: io.StringIO) -> Iterator[None]:
+    """Powertools' handler holds the stdout it saw at import; point it at `stream` meanwhile."""
+    from rotation.observability import logger
+
+    handler = logger.registered_handler
+    previous = handler.setStream(stream)  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        handler.setStream(previous)  # type: ignore[attr-defined]
+
+
+def _step_line(output: str) -> str:
+    """The function's own "step succeeded" line, read from its log: outcome and where it
+    proved passwords."""
+    for line in output.splitlines():
+        with contextlib.suppress(ValueError):
+            record = json.loads(line)
+            if isinstance(record, dict) and record.get("message") == "step succeeded":
+                clusters = ", ".join(record.get("clusters") or []) or "-"
+                return (
+                    f"outcome {record.get('outcome')}; proven on {record.get('nodes')} nodes "
+                    f"of {clusters}; waited {record.get('waited_seconds')}s"
+                )
+    return "the step failed: run with --logs"
+
+
+def _status(sandbox: Sandbox, arn: str, when: str) -> None:
+    """`memorydb-rotation status --probe`, as an operator would run it."""
+    from cli.demo import show_status
+
+    print(f"\n== memorydb-rotation status --probe ({when})")
+    tls = sandbox.tls_files
+    with contextlib.redirect_stderr(io.StringIO()):
+        show_status(arn, ca_bundle=tls.ca_cert if tls else None, probe=True)
+
+
+def _verdict(sandbox: Sandbox, arn: str, token: str, old: str | None, new: Any) -> int:
+    view = sandbox.view(arn)
+    moved = view.version_with("AWSCURRENT") == token
+    old_everywhere = sandbox.accepts_everywhere(USER, old) if isinstance(old, str) else {}
+    new_everywhere = sandbox.accepts_everywhere(USER, new) if isinstance(new, str) else {}
+    count = sandbox.memorydb.password_count(USER)
+    ok = (
+        moved
+        and not any(old_everywhere.values())
+        and bool(new_everywhere)
+        and all(new_everywhere.values())
+        and count == 1
+    )
+    print(
+        f"\nverdict: {'OK' if ok else 'NOT OK'}: AWSCURRENT "
+        f"{'moved to the new version' if moved else 'did NOT move'}; old password refused on "
+        f"{sum(not v for v in old_everywhere.values())}/{len(old_everywhere)} nodes; new "
+        f"password accepted on {sum(new_everywhere.values())}/{len(new_everywhere)} nodes; "
+        f"PasswordCount {count}"
+    )
+    return 0 if ok else 1
 
 
 def _grace(sandbox: Sandbox, arn: str, old: str | None, new: Any, show_logs: bool) -> None:
@@ -132,8 +224,11 @@ def _report(sandbox: Sandbox, arn: str, title: str, old: str | None, new: Any) -
     works = []
     for name, password in (("old", old), ("new", new)):
         if isinstance(password, str):
-            ok = sandbox.authenticates(USER, password)
-            works.append(f"{name} {_fingerprint(password)} {'authenticates' if ok else 'REFUSED'}")
+            nodes = sandbox.accepts_everywhere(USER, password)
+            works.append(
+                f"{name} {_fingerprint(password)} accepted on {sum(nodes.values())}/{len(nodes)} "
+                "nodes"
+            )
     print(f"\n== {title}")
     print(f"   labels: {labels}")
     print(

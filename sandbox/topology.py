@@ -246,6 +246,8 @@ class Topology:
         self._node_lag: dict[str, float] = {}
         self._queue: list[_Delivery] = []
         self._sequence = itertools.count()
+        self.calls: list[str] = []
+        """The discovery calls served (DescribeACLs, DescribeClusters), for call counts."""
         self._lock = threading.RLock()
         self._wakeup = threading.Condition(self._lock)
         self._courier: threading.Thread | None = None
@@ -701,6 +703,7 @@ class Topology:
         def describe_acls(response: MemoryDBResponse) -> ActionResult:
             params = json.loads(response.body)
             with topology._lock:
+                topology.calls.append("DescribeACLs")
                 name = params.get("ACLName")
                 names = [name] if name else list(topology.acls)
                 acls = [topology.describe_acl(n) for n in names]
@@ -710,6 +713,8 @@ class Topology:
         def describe_clusters(response: MemoryDBResponse) -> ActionResult:
             params = json.loads(response.body)
             name = params.get("ClusterName")
+            with topology._lock:
+                topology.calls.append("DescribeClusters")
             clusters = response.memorydb_backend.describe_clusters(cluster_name=name)
             with topology._lock:
                 described = [
