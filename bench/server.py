@@ -40,7 +40,6 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - one start-up sequence, read
 
     import boto3
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-    from moto.secretsmanager.models import secretsmanager_backends
 
     from sandbox.memorydb import FaithfulMemoryDB
     from sandbox.redis_server import RedisServer, free_port
@@ -52,7 +51,7 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - one start-up sequence, read
         tls = make_tls_files(Path(workdir))
         with RedisServer(tls=tls) as data_plane:
             memorydb = FaithfulMemoryDB(data_plane, propagation_delay=args.propagation_delay)
-            strict_sm = StrictSecretsManager()
+            strict_sm = StrictSecretsManager(ACCOUNT, REGION)
             with memorydb.patched(), strict_sm.patched():
                 port = free_port()
                 server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -70,17 +69,16 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - one start-up sequence, read
                         port=data_plane.port,
                         ssl=True,
                     )
-                    backend = secretsmanager_backends[ACCOUNT][REGION]
-                    strict_sm.enable_rotation(backend, arn, LAMBDA_ARN)
+                    strict_sm.enable_rotation(arn, LAMBDA_ARN)
                     memorydb.calls.clear()
                     strict_sm.calls.clear()
 
                     def handle(command: dict[str, Any]) -> dict[str, Any]:
                         op = command.get("op")
                         if op == "stage":
-                            strict_sm.stage_pending(backend, arn, command["token"])
+                            strict_sm.stage_pending(arn, command["token"])
                         elif op == "finish":
-                            strict_sm.finish_rotation(backend, arn, command["token"])
+                            strict_sm.finish_rotation(arn, command["token"])
                         elif op == "settle":
                             memorydb.settle()
                         elif op == "calls":

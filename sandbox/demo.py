@@ -45,26 +45,25 @@ def main(argv: list[str]) -> int:
             f"{sandbox.propagation_delay}s per update"
         )
         print(f"secret:  {arn}")
-        print(f"user:    {USER}, PasswordCount {sandbox.memorydb.password_count(USER)}")
+        print(f"user:    {USER}, PasswordCount {sandbox.password_count(USER)}")
         token = str(uuid.uuid4())
         driver = sandbox.driver(lambda_handler)
-        sandbox.secretsmanager.stage_pending(sandbox.sm_backend, arn, token)
+        sandbox.stage_pending(arn, token)
         before = sandbox.view(arn)
         old = before.password("AWSCURRENT")
         _report(sandbox, arn, "RotateSecret staged an empty AWSPENDING", old, None)
         total = 0
         for step in STEPS:
-            sandbox.memorydb.calls.clear()
-            sandbox.secretsmanager.calls.clear()
+            sandbox.clear_calls()
             with contextlib.redirect_stdout(sys.stdout if show_logs else io.StringIO()):
                 driver.invoke(arn, step, token)  # its metrics (EMF) print to stdout
-            calls = sandbox.secretsmanager.calls + sandbox.memorydb.calls
+            calls = sandbox.calls()
             total += len(calls)
             new = sandbox.view(arn).values.get(token, {}).get("password")
             _report(sandbox, arn, f"{step} done", old, new)
             print(f"   AWS calls: {_count(calls)}")
-        sandbox.secretsmanager.finish_rotation(sandbox.sm_backend, arn, token)
-        sandbox.memorydb.settle()
+        sandbox.finish_rotation(arn, token)
+        sandbox.settle()
         _report(sandbox, arn, "service removed AWSPENDING; propagation settled", old, new)
         print(f"\nAWS calls in the whole rotation: {total}")
     return 0
@@ -88,8 +87,8 @@ def _report(sandbox: Sandbox, arn: str, title: str, old: str | None, new: Any) -
     print(f"\n== {title}")
     print(f"   labels: {labels}")
     print(
-        f"   MemoryDB: status {sandbox.memorydb.status(USER)}, "
-        f"PasswordCount {sandbox.memorydb.password_count(USER)}"
+        f"   MemoryDB: status {sandbox.user_status(USER)}, "
+        f"PasswordCount {sandbox.password_count(USER)}"
     )
     print(f"   data plane: {'; '.join(works) or '-'}")
 

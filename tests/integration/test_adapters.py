@@ -56,7 +56,7 @@ def test_set_passwords_replaces_the_set_and_goes_modifying(
     with pytest.raises(errors.UserBusyError):
         users.set_passwords("app-user", [SecretStr(PW2)])
 
-    sandbox.memorydb.settle()
+    sandbox.settle()
     assert users.describe("app-user").password_count == 2
     assert sandbox.authenticates("app-user", PW1)
     assert sandbox.authenticates("app-user", PW2)
@@ -156,7 +156,7 @@ def test_secret_store_round_trip(sandbox: Sandbox) -> None:
     store = SecretsManagerStore(sandbox.sm_client)
     arn = sandbox.create_secret("app-user", PW1)
     token = str(uuid.uuid4())
-    sandbox.secretsmanager.stage_pending(sandbox.sm_backend, arn, token)
+    sandbox.stage_pending(arn, token)
 
     meta = store.describe(arn)
     assert meta.rotation_enabled
@@ -184,7 +184,7 @@ def test_secret_store_round_trip(sandbox: Sandbox) -> None:
 def test_moving_a_label_without_naming_its_holder_is_refused(sandbox: Sandbox) -> None:
     arn = sandbox.create_secret("app-user", PW1)
     token = str(uuid.uuid4())
-    sandbox.secretsmanager.stage_pending(sandbox.sm_backend, arn, token)
+    sandbox.stage_pending(arn, token)
     with pytest.raises(sandbox.sm_client.exceptions.InvalidParameterException):
         sandbox.sm_client.update_secret_version_stage(
             SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=token

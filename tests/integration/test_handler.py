@@ -21,7 +21,7 @@ def _one_step(sandbox: Sandbox) -> tuple[str, str, dict[str, str]]:
     password = sandbox.create_user(USER)
     arn = sandbox.create_secret(USER, password)
     token = str(uuid.uuid4())
-    sandbox.secretsmanager.stage_pending(sandbox.sm_backend, arn, token)
+    sandbox.stage_pending(arn, token)
     event = {"Step": "createSecret", "SecretId": arn, "ClientRequestToken": token}
     return arn, token, event
 
@@ -79,8 +79,8 @@ def test_tracing_enabled_wraps_each_step_in_a_subsegment(sandbox: Sandbox) -> No
     assert svc.run is not svc.rotator.handle
     handler.lambda_handler(event, LocalLambdaContext())
 
-    assert token in sandbox.sm_backend.secrets[event["SecretId"]].versions
-    assert sandbox.secretsmanager.calls.count("PutSecretValue") == 1
+    assert sandbox.view(event["SecretId"]).values[token]["username"] == USER
+    assert sandbox.calls().count("PutSecretValue") == 1
 
 
 def test_time_left_keeps_a_reserve_for_the_calls_after_a_wait(sandbox: Sandbox) -> None:
