@@ -234,15 +234,18 @@ SCENARIOS: tuple[tuple[str, Callable[[Harness], str]], ...] = (
 )
 
 
+def run_scenario(harness: Harness, name: str, scenario: Callable[[Harness], str]) -> CaseResult:
+    try:
+        detail = scenario(harness)
+    except ScenarioFailed as exc:
+        return CaseResult("drift", name, False, str(exc))
+    return CaseResult("drift", name, True, detail)
+
+
 def run_drift(sandbox: Sandbox) -> Iterator[CaseResult]:
     with Harness(sandbox) as harness:
         for name, scenario in SCENARIOS:
-            try:
-                detail = scenario(harness)
-            except ScenarioFailed as exc:
-                yield CaseResult("drift", name, False, str(exc))
-            else:
-                yield CaseResult("drift", name, True, detail)
+            yield run_scenario(harness, name, scenario)
 
 
 # -- helpers --------------------------------------------------------------------------------------

@@ -48,6 +48,14 @@ from tests.reliability.campaign.invariants import InvariantChecker, Oracle
 
 ROTATION_ATTEMPTS = 3
 STEP_ATTEMPTS = 3
+# The sizes of the two runs: CI's (the pytest run and `make reliability`) and the full one.
+CI_LOAD: dict[str, Any] = {
+    "secrets": 50,
+    "workers": 25,
+    "deadline_seconds": 120.0,
+    "backoff_scale": 0.1,
+}
+FULL_LOAD: dict[str, Any] = {"secrets": 1000, "workers": 64, "deadline_seconds": 900.0}
 
 
 class ThrottlingMiddleware:
