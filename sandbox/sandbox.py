@@ -253,20 +253,6 @@ class Sandbox:
             **options,
         )
 
-    # -- observation ----------------------------------------------------------------------------
-
-    def view(self, secret_arn: str) -> SecretView:
-        """Labels and values straight from the backend (no API call is counted)."""
-        view = self.secretsmanager.view(secret_arn)
-        for value in view.values.values():
-            if isinstance(value, dict) and isinstance(value.get("password"), str):
-                self.passwords_seen.add(value["password"])
-        return view
-
-    def authenticates(self, user: str, password: str) -> bool:
-        """Ask the real redis-server: does this password work right now?"""
-        return self.redis.authenticates(user, password)
-
     # == The public surface ======================================================================
     # What tests, the demo, the reliability campaign and the benchmarks do to the sandbox and ask
     # of it. Callers use these (with view, authenticates and the boto3 clients) instead of the
@@ -375,6 +361,20 @@ class Sandbox:
         finally:
             self.settle()
             self.memorydb.clock = saved
+
+    # -- observation ----------------------------------------------------------------------------
+
+    def view(self, secret_arn: str) -> SecretView:
+        """Labels and values straight from the backend (no API call is counted)."""
+        view = self.secretsmanager.view(secret_arn)
+        for value in view.values.values():
+            if isinstance(value, dict) and isinstance(value.get("password"), str):
+                self.passwords_seen.add(value["password"])
+        return view
+
+    def authenticates(self, user: str, password: str) -> bool:
+        """Ask the real redis-server: does this password work right now?"""
+        return self.redis.authenticates(user, password)
 
 
 def _reset_function() -> None:
