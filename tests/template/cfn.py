@@ -271,3 +271,10 @@ PARAMETER_SETS = {
     "everything on": EVERYTHING_ON,
     "one secret, scheduled": SINGLE_SECRET_SCHEDULED,
 }
+
+# The example stack's only required parameter: who administers the rotated secret.
+EXAMPLE_ADMINS = (
+    "arn:aws:iam::123456789012:role/platform-admin,"
+    "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123abcd"
+)
+EXAMPLE_REQUIRED = {"AdministratorArns": EXAMPLE_ADMINS}

@@ -12,7 +12,7 @@ import pytest
 from rotation.errors import SecretFormatError
 from rotation.models import Credentials
 
-from .cfn import ROOT, Evaluator, load
+from .cfn import EXAMPLE_REQUIRED, ROOT, Evaluator, load
 
 STACK_DIR = ROOT / "infra"
 DYNAMIC_REFERENCE = "{{resolve:secretsmanager:"
@@ -79,7 +79,7 @@ def test_a_leaked_password_is_caught(example_stack: dict[str, Any], mutation: st
 def secret_problems(stack: dict[str, Any]) -> list[str]:
     """The rotated secret, as CloudFormation would write it, parses as the documented format and
     names this stack's user, cluster endpoint and port."""
-    evaluator = Evaluator(stack)
+    evaluator = Evaluator(stack, EXAMPLE_REQUIRED)
     text = evaluator.resolve(stack["Resources"]["AppUserSecret"]["Properties"]["SecretString"])
     # What CloudFormation puts there: the real endpoint, ARN and resolved password.
     user_arn = "arn:aws:memorydb:us-east-1:123456789012:user/rotation-demo-app"
@@ -239,7 +239,7 @@ def test_a_miswired_application_is_caught(example_stack: dict[str, Any], mutatio
 
 
 def test_the_function_reaches_the_apis_privately(example_stack: dict[str, Any]) -> None:
-    resources = Evaluator(example_stack).resolve(example_stack["Resources"])
+    resources = Evaluator(example_stack, EXAMPLE_REQUIRED).resolve(example_stack["Resources"])
     endpoints = {
         resource["Properties"]["ServiceName"]: resource["Properties"]
         for resource in resources.values()
