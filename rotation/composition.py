@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rotation.adapters.aws import API_CALL_WORST_CASE_SECONDS
 from rotation.adapters.memorydb import MemoryDBDirectory
 from rotation.adapters.redis_verifier import RedisVerifier
 from rotation.adapters.secrets_manager import SecretsManagerStore
@@ -25,10 +26,16 @@ class Service:
     run: RunStep
     """Runs one step: the rotator's `handle`, inside an X-Ray subsegment when tracing is on."""
 
+    @property
+    def reserve_seconds(self) -> float:
+        """What a step needs after its last wait: one AWS call at botocore's worst case (every
+        attempt timing out, backoff between) and one proof round (connect + AUTH reply), plus a
+        second for the handler to log and return."""
+        return API_CALL_WORST_CASE_SECONDS + 2 * self.settings.connect_timeout_seconds + 1
+
     def time_left(self, remaining_millis: int) -> float:
-        """Seconds a step may wait: the Lambda's remaining time less what its last calls need."""
-        reserve = 3 * self.settings.connect_timeout_seconds + 2
-        return max(0.0, remaining_millis / 1000 - reserve)
+        """Seconds a step may wait: the Lambda's remaining time less the reserve."""
+        return max(0.0, remaining_millis / 1000 - self.reserve_seconds)
 
 
 @functools.cache

@@ -1,11 +1,16 @@
 """The service's own errors.
 
 Every message here is written by this project and names the problem, never a value taken from the
-secret: a password, the raw SecretString or the RotationToken never reaches an exception, so an
-error can be logged and re-raised to Secrets Manager as it is.
+secret: a password, the raw SecretString, a raw field value or the RotationToken never reaches an
+exception, so an error can be logged and re-raised to Secrets Manager as it is.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class RotationError(Exception):
@@ -13,7 +18,11 @@ class RotationError(Exception):
 
 
 class RefusedError(RotationError):
-    """Bad input or a state the service will not act on. Raised before the first write."""
+    """Bad input or a state the service will not act on.
+
+    In createSecret, setSecret and finishSecret a refusal comes before the step's first write;
+    testSecret writes nothing, so its refusals change nothing either.
+    """
 
 
 class SettingsError(RefusedError):
@@ -33,11 +42,15 @@ class TokenNotStagedError(RefusedError):
 
 
 class TokenNotPendingError(RefusedError):
-    """The ClientRequestToken's version is neither AWSPENDING nor AWSCURRENT."""
+    """The ClientRequestToken's version is not a pending version this service may act on."""
 
 
 class SecretFormatError(RefusedError):
     """The SecretString is not the documented JSON document."""
+
+
+class SecretChangedError(RefusedError):
+    """AWSCURRENT and AWSPENDING differ in more than the password: an edit would be lost."""
 
 
 class SecretValueNotFoundError(RotationError):
@@ -52,16 +65,32 @@ class UserNotFoundError(RefusedError):
     """The MemoryDB user does not exist."""
 
 
+class UserOwnedElsewhereError(UserRefusedError):
+    """Another secret already rotates this user: the two-password slot cannot serve two."""
+
+
+class NoClusterError(RefusedError):
+    """MemoryDB puts the user on no cluster: there is nowhere to prove a password."""
+
+
+class EndpointRefusedError(RefusedError):
+    """The secret's host/port/ssl do not name a cluster that MemoryDB says holds the user."""
+
+
 class CurrentPasswordRejectedError(RefusedError):
-    """The AWSCURRENT password does not authenticate as the user on the cluster."""
+    """The AWSCURRENT password does not authenticate as the user on every node."""
 
 
 class PendingPasswordRejectedError(RotationError):
-    """The AWSPENDING password does not authenticate: it must never be promoted."""
+    """The AWSPENDING password does not authenticate on every node: it must never be promoted."""
 
 
 class ClusterUnreachableError(RotationError):
-    """The cluster endpoint could not be reached or its TLS certificate did not verify."""
+    """A node could not be reached or its TLS certificate did not verify."""
+
+    def __init__(self, message: str, *, reason: str = "unreachable") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class UserBusyError(RotationError):
@@ -76,9 +105,23 @@ class AwsCallError(RotationError):
     """An AWS call failed in a way the service does not handle (throttling after retries, 5xx)."""
 
 
-class InvalidPasswordError(RotationError):
-    """A password breaks MemoryDB's rules; generated passwords never do, so this is a bug guard."""
+class InvalidPasswordError(RefusedError):
+    """A password breaks MemoryDB's rules: refused before it is written anywhere."""
 
 
 class SecretNotFoundError(RefusedError):
     """The SecretId names no secret."""
+
+
+def describe_validation_error(exc: ValidationError, summary: str, *, reasons: bool = False) -> str:
+    """`summary: 'field' is missing, 'other' is invalid`: field names only, never the input.
+
+    With `reasons`, pydantic's own message follows each name; only for inputs whose constraints
+    are not secret (settings), since a custom validator's message could quote its input.
+    """
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False, include_context=False):
+        name = ".".join(str(part) for part in error["loc"]) or "value"
+        kind = "missing" if error["type"] == "missing" else "invalid"
+        problems.append(f"{name}: {error['msg']}" if reasons else f"'{name}' is {kind}")
+    return f"{summary}: " + ("; " if reasons else ", ").join(problems)

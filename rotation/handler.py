@@ -52,7 +52,12 @@ def _succeeded(result: StepResult) -> None:
     metrics.add_metric(name="WaitSeconds", unit=MetricUnit.Seconds, value=result.waited_seconds)
     logger.info(
         "step succeeded",
-        extra={"outcome": result.outcome, "waited_seconds": round(result.waited_seconds, 3)},
+        extra={
+            "outcome": result.outcome.value,
+            "waited_seconds": round(result.waited_seconds, 3),
+            "clusters": list(result.clusters),
+            "nodes": result.nodes,
+        },
     )
 
 

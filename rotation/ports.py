@@ -7,7 +7,7 @@ from typing import Protocol
 
 from pydantic import SecretStr
 
-from rotation.models import Endpoint, MemoryDBUser, SecretMetadata
+from rotation.models import Endpoint, MemoryDBUser, SecretMetadata, Topology
 
 
 class SecretStore(Protocol):
@@ -31,15 +31,29 @@ class UserDirectory(Protocol):
         """Raises UserNotFoundError when there is no such user."""
         ...
 
+    def topology(self, user: MemoryDBUser) -> Topology:
+        """Every cluster and node holding the user; raises NoClusterError when there is none."""
+        ...
+
+    def owner(self, user: MemoryDBUser) -> str | None:
+        """The ARN of the secret that has claimed the user, if any."""
+        ...
+
+    def claim(self, user: MemoryDBUser, secret_arn: str) -> None:
+        """Record `secret_arn` as the one secret that rotates the user."""
+        ...
+
     def set_passwords(self, user_name: str, passwords: Sequence[SecretStr]) -> None:
         """Replace the user's whole password set. Raises UserBusyError while it is modifying."""
         ...
 
 
 class CredentialVerifier(Protocol):
-    def authenticates(self, endpoint: Endpoint, username: str, password: SecretStr) -> bool:
-        """True when AUTH then PING succeed; False when the server rejects the credentials.
+    timeout_seconds: float
 
-        Raises ClusterUnreachableError when the endpoint cannot be reached or does not verify.
+    def authenticates(self, endpoint: Endpoint, username: str, password: SecretStr) -> bool:
+        """True when the node answers OK to AUTH; False when it refuses the credentials.
+
+        Raises ClusterUnreachableError when the node cannot be reached or does not verify.
         """
         ...

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from rotation.errors import SettingsError
+from rotation.errors import SettingsError, describe_validation_error
 
 # The environment variables the function reads; the template test checks the SAM template sets
 # exactly these (plus the POWERTOOLS_* ones Powertools reads itself).
@@ -55,6 +55,8 @@ class Settings(BaseModel):
     connect_timeout_seconds: float = Field(
         default=5.0, gt=0, le=60, alias="CONNECT_TIMEOUT_SECONDS"
     )
+    """Data plane: each node's TLS connect and AUTH reply (the AWS APIs have their own, fixed
+    timeouts in rotation.adapters.aws)."""
 
     ca_bundle_path: Path | None = Field(default=None, alias="CA_BUNDLE_PATH")
     """PEM bundle that verifies the cluster's certificate; the system store when unset."""
@@ -67,7 +69,10 @@ class Settings(BaseModel):
     def _split_users(cls, value: object) -> object:
         if isinstance(value, str):
             names = frozenset(part.strip() for part in value.split(",") if part.strip())
-            return names or None
+            if not names:
+                # Read as "unset", a blank or comma-only value would allow every user.
+                raise ValueError("names no user; leave the variable unset to allow every user")
+            return names
         return value
 
     @field_validator("allowed_users")
@@ -84,9 +89,19 @@ class Settings(BaseModel):
 
     @field_validator("ca_bundle_path")
     @classmethod
-    def _bundle_exists(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_file():
+    def _bundle_holds_certificates(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        if not value.is_file():
             raise ValueError("no such file")
+        import ssl
+
+        # Loaded once here so a bundle that verifies nothing fails at cold start with the
+        # variable's name, not as an SSLError at the first connection.
+        try:
+            ssl.create_default_context(cafile=str(value))
+        except (ssl.SSLError, OSError, ValueError):
+            raise ValueError("not a PEM bundle of CA certificates") from None
         return value
 
     @model_validator(mode="after")
@@ -104,12 +119,6 @@ class Settings(BaseModel):
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
-            raise SettingsError(_describe(exc)) from None
-
-
-def _describe(exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors(include_input=False, include_url=False):
-        variable = ".".join(str(part) for part in error["loc"]) or "settings"
-        problems.append(f"{variable}: {error['msg']}")
-    return "invalid settings: " + "; ".join(problems)
+            raise SettingsError(
+                describe_validation_error(exc, "invalid settings", reasons=True)
+            ) from None

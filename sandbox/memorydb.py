@@ -14,17 +14,24 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 from moto.core.exceptions import JsonRESTError
 from moto.memorydb.exceptions import InvalidParameterValueException
 from moto.memorydb.models import MemoryDBBackend
 
-from sandbox.redis_server import RedisServer
+
+class DataPlane(Protocol):
+    """Where propagated sets go: one RedisServer, or the Topology's nodes (sandbox/topology.py)."""
+
+    def apply_user(self, name: str, access_string: str, passwords: Sequence[str]) -> None: ...
+
+    def delete_user(self, name: str) -> None: ...
+
 
 MAX_PASSWORDS = 2
 _FORBIDDEN = frozenset(',"/@ ')
@@ -98,7 +105,7 @@ class FaithfulMemoryDB:
 
     def __init__(
         self,
-        data_plane: RedisServer | None,
+        data_plane: DataPlane | None,
         *,
         propagation_delay: float = 0.05,
         clock: Callable[[], float] = time.monotonic,
@@ -136,9 +143,13 @@ class FaithfulMemoryDB:
             with self._lock:
                 pending = [s.ready_at for s in self.users.values() if s.ready_at is not None]
             if not pending:
-                return
+                break
             time.sleep(max(0.0, max(pending) - self.clock()))
             self.tick()
+        # A topology delivers node by node after `active`: settled means every node has it.
+        settle_nodes = getattr(self.data_plane, "settle", None)
+        if settle_nodes is not None:
+            settle_nodes()
 
     def tick(self) -> None:
         with self._lock:

@@ -50,7 +50,8 @@ class RedisServer:
         binary = shutil.which(self._binary)
         if binary is None:
             raise RedisServerError(
-                "redis-server is not installed: run `make install` (apt-get install redis-server)"
+                f"{self._binary} is not installed: run `make install` (redis-server) or "
+                "`make valkey-server`"
             )
         self._dir = tempfile.TemporaryDirectory(prefix="sandbox-redis-")
         config = Path(self._dir.name) / "redis.conf"
@@ -85,16 +86,21 @@ class RedisServer:
 
     def _wait_ready(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
+        pause = 0.005  # a server is usually up within a few ms; back off from there
         while time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
-                raise RedisServerError("redis-server exited at start (is it built with TLS?)")
+                raise RedisServerError(
+                    f"{self._binary} exited at start (is it built with TLS? is port "
+                    f"{self.port} taken?)"
+                )
             try:
                 self.admin.ping()
             except redis.ConnectionError:
-                time.sleep(0.02)
+                time.sleep(pause)
+                pause = min(pause * 2, 0.1)
             else:
                 return
-        raise RedisServerError("redis-server did not answer within 10 s")
+        raise RedisServerError(f"{self._binary} did not answer within {timeout:g} s")
 
     @property
     def admin(self) -> redis.Redis:
@@ -106,12 +112,29 @@ class RedisServer:
                 password=self._admin_password,
                 ssl=self.tls is not None,
                 ssl_ca_certs=str(self.tls.ca_cert) if self.tls else None,
+                # The sandbox's own probes verify the CA, not the name: a server given a
+                # certificate for another name (a negative test) must still be administered.
+                ssl_check_hostname=False,
                 socket_timeout=5,
                 retry=Retry(NoBackoff(), 0),
             )
         return self._admin
 
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    @property
+    def directory(self) -> Path | None:
+        return None if self._dir is None else Path(self._dir.name)
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
     def stop(self) -> None:
+        """Stop the process and remove its directory; `start()` brings it back on the same port
+        with no users but the admin (a restarted node learns its users again from MemoryDB)."""
         if self._admin is not None:
             self._admin.close()
             self._admin = None
@@ -142,9 +165,13 @@ class RedisServer:
 
     # -- what MemoryDB's propagation does to every node ---------------------------------------
 
-    def apply_user(self, name: str, access_string: str, passwords: Sequence[str]) -> None:
+    def apply_user(
+        self, name: str, access_string: str, passwords: Sequence[str], *, nopass: bool = False
+    ) -> None:
         """Give the ACL user exactly this password set and access string."""
         rules = ["reset", *access_string.split(), *(f">{p}" for p in passwords)]
+        if nopass:
+            rules.append("nopass")
         self.admin.execute_command("ACL", "SETUSER", name, *rules)  # type: ignore[no-untyped-call]
 
     def delete_user(self, name: str) -> None:
@@ -159,6 +186,7 @@ class RedisServer:
             password=password,
             ssl=self.tls is not None,
             ssl_ca_certs=str(self.tls.ca_cert) if self.tls else None,
+            ssl_check_hostname=False,
             socket_timeout=5,
             protocol=2,
             # redis-py retries connection errors, and a refused AUTH is one: ask exactly once.

@@ -7,6 +7,7 @@ import os
 import secrets
 import string
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -20,13 +21,16 @@ from sandbox.driver import Handler, RotationDriver
 from sandbox.memorydb import FaithfulMemoryDB
 from sandbox.redis_server import RedisServer
 from sandbox.secretsmanager import SecretView, StrictSecretsManager
-from sandbox.tls import TlsFiles, make_tls_files
+from sandbox.tls import TestAuthority, TlsFiles, independent_tls_files, other_name_tls_files
+from sandbox.topology import ClusterHandle, NodeHandle, Topology
 
 if TYPE_CHECKING:
     from mypy_boto3_memorydb import MemoryDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 ACCOUNT = "123456789012"
+DEFAULT_ACL = "sandbox-acl"
+DEFAULT_CLUSTER = "sandbox-cluster"
 REGION = "us-east-1"
 LAMBDA_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:memorydb-rotation"
 _ALPHABET = string.ascii_letters + string.digits + "!#$%&()*+-.:;<=>?[]^_{|}~"
@@ -93,13 +97,24 @@ class Sandbox:
     def __init__(
         self,
         *,
-        tls: bool = False,
+        tls: bool = True,
         propagation_delay: float = 0.05,
         tls_files: TlsFiles | None = None,
+        engine: str | None = None,
+        node_lag: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`tls=False` only for tests that must read the RESP bytes (the fault proxy): MemoryDB
+        clusters with password users always speak TLS. `engine` is "redis" or "valkey" (default:
+        $SANDBOX_ENGINE, else redis); `node_lag` spaces the nodes' receipt of a set (topology)."""
         self.tls_enabled = tls or tls_files is not None
         self._tls_files = tls_files
         self.propagation_delay = propagation_delay
+        self.engine = engine
+        self.node_lag = node_lag
+        self.clock = clock
+        self.topology: Topology
+        self._authority: TestAuthority | None = None
         self._stack = ExitStack()
         self._saved_env: dict[str, str | None] = {}
         self.redis: RedisServer
@@ -127,19 +142,33 @@ class Sandbox:
             AWS_SESSION_TOKEN="testing",
             AWS_DEFAULT_REGION=REGION,
             AWS_REGION=REGION,
+            # MemoryDB's backend builds EC2's (for subnet groups), which otherwise loads ~7,800
+            # AMIs: about a second of every sandbox's start and again at its stop.
+            MOTO_EC2_LOAD_DEFAULT_AMIS="false",
         )
         if self.tls_enabled and self._tls_files is None:
             workdir = Path(self._stack.enter_context(tempfile.TemporaryDirectory()))
-            self._tls_files = make_tls_files(workdir)
-        self.redis = self._stack.enter_context(
-            RedisServer(tls=self._tls_files if self.tls_enabled else None)
-        )
+            self._authority = TestAuthority(workdir)
+            self._tls_files = self._authority.issue()
         self._stack.enter_context(mock_aws())
-        self.memorydb = FaithfulMemoryDB(self.redis, propagation_delay=self.propagation_delay)
+        self.topology = Topology(
+            engine=self.engine,
+            tls=self._tls_files if self.tls_enabled else None,
+            lag=self.node_lag,
+            clock=self.clock,
+            account=ACCOUNT,
+            region=REGION,
+        )
+        self._stack.callback(self.topology.close)
+        self.memorydb = FaithfulMemoryDB(
+            self.topology, propagation_delay=self.propagation_delay, clock=self.clock
+        )
         self._stack.enter_context(self.memorydb.patched())
+        self._stack.enter_context(self.topology.patched())
         self._stack.enter_context(self.secretsmanager.patched())
         self.memorydb_client = boto3.client("memorydb", region_name=REGION)
         self.sm_client = boto3.client("secretsmanager", region_name=REGION)
+        self._start_default_cluster()
         self.configure_function()
 
     def stop(self) -> None:
@@ -193,8 +222,9 @@ class Sandbox:
         access_string: str = "on ~* &* +@all",
         auth_type: str = "password",
         password: str | None = None,
+        acl: str | None = DEFAULT_ACL,
     ) -> str:
-        """A MemoryDB user (live on the data plane at once); returns its password."""
+        """A MemoryDB user, in `acl` (None: in no ACL, so on no node); returns its password."""
         password = password or new_password()
         mode: dict[str, Any] = {"Type": auth_type}
         if auth_type == "password":
@@ -205,14 +235,17 @@ class Sandbox:
             AuthenticationMode=mode,  # type: ignore[arg-type]
             AccessString=access_string,
         )
+        if acl is not None:
+            self.add_to_acl(acl, name)
         return password
 
     def user_arn(self, name: str) -> str:
         return user_arn(name)
 
     def secret_document(self, user: str, password: str, **extra: Any) -> dict[str, Any]:
-        extra.setdefault("host", self.redis.host)
-        extra.setdefault("port", self.redis.port)
+        host, port = self.cluster().endpoint
+        extra.setdefault("host", host)
+        extra.setdefault("port", port)
         extra.setdefault("ssl", self.tls_enabled)
         return secret_document(user, password, **extra)
 
@@ -375,6 +408,72 @@ class Sandbox:
     def authenticates(self, user: str, password: str) -> bool:
         """Ask the real redis-server: does this password work right now?"""
         return self.redis.authenticates(user, password)
+
+    # -- topology: ACLs, clusters, nodes (sandbox/topology.py) ---------------------------------
+    # Through the MemoryDB API where MemoryDB has one, so the function sees what it would see.
+
+    def _start_default_cluster(self) -> None:
+        """One ACL and one one-node cluster: the fast default every test gets."""
+        self.create_acl(DEFAULT_ACL)
+        self.create_cluster(DEFAULT_CLUSTER)
+        self.redis = self.cluster(DEFAULT_CLUSTER).nodes[0].server
+        """The default cluster's first node (what `authenticates` asks)."""
+
+    def create_acl(self, name: str, users: Sequence[str] = ()) -> None:
+        if users:  # the API wants at least one name, or no UserNames at all
+            self.memorydb_client.create_acl(ACLName=name, UserNames=list(users))
+        else:
+            self.memorydb_client.create_acl(ACLName=name)
+
+    def add_to_acl(self, acl: str, user: str) -> None:
+        """The user joins the ACL; its password set reaches the ACL's clusters at once."""
+        self.memorydb_client.update_acl(ACLName=acl, UserNamesToAdd=[user])
+
+    def create_cluster(
+        self, name: str, *, shards: int = 1, replicas_per_shard: int = 0, acl: str = DEFAULT_ACL
+    ) -> ClusterHandle:
+        """A cluster whose every node is a real server process (started in parallel)."""
+        self.memorydb_client.create_cluster(
+            ClusterName=name,
+            NodeType="db.t4g.small",
+            ACLName=acl,
+            NumShards=shards,
+            NumReplicasPerShard=replicas_per_shard,
+            TLSEnabled=self.tls_enabled,
+        )
+        return self.cluster(name)
+
+    def cluster(self, name: str = DEFAULT_CLUSTER) -> ClusterHandle:
+        return self.topology.cluster(name)
+
+    def node(self, name: str) -> NodeHandle:
+        return self.topology.node(name)
+
+    def lag_node(self, node_name: str, seconds: float) -> None:
+        """From now on this node gets every password set `seconds` after the user is active."""
+        self.topology.lag_node(node_name, seconds)
+
+    def advertise_node(self, node_name: str, address: tuple[str, int] | None) -> None:
+        """MemoryDB reports `address` for this node (e.g. a fault proxy in front of it)."""
+        self.topology.advertise_node(node_name, address)
+
+    def accepts_everywhere(self, user: str, password: str) -> dict[str, bool]:
+        """node name -> does `AUTH user password` succeed there now, for every node of every
+        cluster."""
+        return self.topology.accepts_everywhere(user, password)
+
+    def other_name_tls_files(self) -> TlsFiles:
+        """A certificate from the sandbox's CA for another host name (verification must fail)."""
+        return other_name_tls_files(self._own_authority())
+
+    def independent_tls_files(self) -> TlsFiles:
+        """A `localhost` certificate from a second CA that the sandbox's bundle does not hold."""
+        return independent_tls_files(self._own_authority().directory / "independent")
+
+    def _own_authority(self) -> TestAuthority:
+        if self._authority is None:
+            raise RuntimeError("this sandbox was given its TLS files; it has no CA of its own")
+        return self._authority
 
 
 def _reset_function() -> None:

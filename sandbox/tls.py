@@ -1,97 +1,71 @@
-"""Throw-away certificate authorities and server certificates for TLS tests."""
+"""Throw-away certificate authorities and server certificates for TLS tests, made with trustme.
+
+MemoryDB's certificates name host names, never addresses, and clients verify the name: so the
+sandbox's nodes listen on 127.0.0.1, are reached as `localhost`, and present a certificate for
+`localhost` only (no IP address in it). `other_name_tls_files` and `independent_tls_files` make the
+two certificates the negative tests need: a right CA with the wrong name, and the right name from a
+CA the function must not trust.
+"""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+import trustme
+
+SERVER_NAME = "localhost"
+OTHER_NAME = "not-this-node.example"
 
 
 @dataclass(frozen=True)
 class TlsFiles:
     ca_cert: Path
+    """The CA bundle that verifies `server_cert` (what CA_BUNDLE_PATH names)."""
     server_cert: Path
     server_key: Path
 
 
+class TestAuthority:
+    """One test CA; it can issue more server certificates into the same directory."""
+
+    __test__ = False  # pytest: not a test class
+
+    def __init__(self, directory: Path, *, name: str = "sandbox") -> None:
+        self.directory = directory
+        self.name = name
+        self._ca = trustme.CA(organization_name=f"{name} test CA")
+        directory.mkdir(parents=True, exist_ok=True)
+        self.ca_cert = directory / f"{name}-ca.pem"
+        self._ca.cert_pem.write_to_path(str(self.ca_cert))
+
+    def issue(self, host: str = SERVER_NAME, *, label: str = "server") -> TlsFiles:
+        """A server certificate and key for `host` alone, signed by this CA."""
+        leaf = self._ca.issue_cert(host)
+        files = TlsFiles(
+            ca_cert=self.ca_cert,
+            server_cert=self.directory / f"{self.name}-{label}.pem",
+            server_key=self.directory / f"{self.name}-{label}.key",
+        )
+        # The leaf and any intermediates (none from a root CA).
+        files.server_cert.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
+        files.server_key.write_bytes(leaf.private_key_pem.bytes())
+        files.server_key.chmod(0o600)
+        return files
+
+
 def make_tls_files(directory: Path, *, name: str = "sandbox") -> TlsFiles:
-    """A CA and a server certificate for localhost/127.0.0.1 signed by it."""
-    directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} test CA")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    server_cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(server_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    files = TlsFiles(
-        ca_cert=directory / f"{name}-ca.pem",
-        server_cert=directory / f"{name}-server.pem",
-        server_key=directory / f"{name}-server.key",
-    )
-    files.ca_cert.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    files.server_cert.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
-    files.server_key.write_bytes(
-        server_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    files.server_key.chmod(0o600)
-    return files
+    """A fresh CA and a server certificate for `localhost` signed by it."""
+    return TestAuthority(directory, name=name).issue()
+
+
+def other_name_tls_files(authority: TestAuthority, host: str = OTHER_NAME) -> TlsFiles:
+    """A certificate from the trusted CA for another name: host-name verification must fail."""
+    return authority.issue(host, label="other-name")
+
+
+def independent_tls_files(directory: Path, *, name: str = "independent") -> TlsFiles:
+    """A second CA, unrelated to the sandbox's, and a `localhost` certificate from it: trusted
+    by whoever trusts that CA (as the system store trusts public CAs), never by the sandbox's
+    bundle."""
+    return make_tls_files(directory, name=name)

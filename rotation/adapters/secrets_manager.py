@@ -10,42 +10,47 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from rotation.adapters.aws import boto_config, error_code
-from rotation.errors import (
-    AwsCallError,
-    SecretFormatError,
-    SecretNotFoundError,
-    SecretValueNotFoundError,
-)
+from rotation.adapters.aws import boto_config, call
+from rotation.errors import SecretFormatError, SecretNotFoundError, SecretValueNotFoundError
 from rotation.models import AWSCURRENT, AWSPENDING, SecretMetadata
 
 if TYPE_CHECKING:
+    import boto3
+    from botocore.config import Config
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 
 class SecretsManagerStore:
-    def __init__(self, client: SecretsManagerClient | None = None) -> None:
-        self._client = client
+    def __init__(
+        self,
+        *,
+        boto3_client: SecretsManagerClient | None = None,
+        boto3_session: boto3.session.Session | None = None,
+        config: Config | None = None,
+    ) -> None:
+        self._client = boto3_client
+        self._session = boto3_session
+        self._config = config
 
     @property
     def client(self) -> SecretsManagerClient:
         if self._client is None:
             import boto3
 
-            self._client = boto3.client("secretsmanager", config=boto_config())
+            session = self._session or boto3.session.Session()
+            self._client = session.client("secretsmanager", config=self._config or boto_config())
         return self._client
 
     def describe(self, secret_id: str) -> SecretMetadata:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            response = self.client.describe_secret(SecretId=secret_id)
-        except ClientError as exc:
-            if error_code(exc) == "ResourceNotFoundException":
-                raise SecretNotFoundError(f"there is no secret {secret_id}") from exc
-            raise AwsCallError(f"DescribeSecret failed: {error_code(exc)}") from exc
-        except BotoCoreError as exc:
-            raise AwsCallError(f"DescribeSecret failed: {type(exc).__name__}") from None
+        response = call(
+            "DescribeSecret",
+            lambda: self.client.describe_secret(SecretId=secret_id),
+            {
+                "ResourceNotFoundException": lambda _: SecretNotFoundError(
+                    "there is no secret with that SecretId"
+                )
+            },
+        )
         versions = {
             version: tuple(stages)
             for version, stages in response.get("VersionIdsToStages", {}).items()
@@ -57,21 +62,18 @@ class SecretsManagerStore:
         )
 
     def get_value(self, secret_id: str, *, stage: str, version_id: str | None = None) -> str:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         request: dict[str, Any] = {"SecretId": secret_id, "VersionStage": stage}
         if version_id is not None:
             request["VersionId"] = version_id
-        try:
-            response = self.client.get_secret_value(**request)
-        except ClientError as exc:
-            if error_code(exc) == "ResourceNotFoundException":
-                raise SecretValueNotFoundError(
-                    f"the {stage} version of secret {secret_id} has no value"
-                ) from exc
-            raise AwsCallError(f"GetSecretValue failed: {error_code(exc)}") from exc
-        except BotoCoreError as exc:
-            raise AwsCallError(f"GetSecretValue failed: {type(exc).__name__}") from None
+        response = call(
+            "GetSecretValue",
+            lambda: self.client.get_secret_value(**request),
+            {
+                "ResourceNotFoundException": lambda _: SecretValueNotFoundError(
+                    f"the {stage} version of the secret has no value"
+                )
+            },
+        )
         value = response.get("SecretString")
         if value is None:
             raise SecretFormatError(f"the {stage} version holds binary data, not a JSON string")
@@ -80,8 +82,6 @@ class SecretsManagerStore:
     def put_pending(
         self, secret_id: str, token: str, value: str, rotation_token: SecretStr | None
     ) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         request: dict[str, Any] = {
             "SecretId": secret_id,
             "ClientRequestToken": token,
@@ -90,30 +90,15 @@ class SecretsManagerStore:
         }
         if rotation_token is not None:
             request["RotationToken"] = rotation_token.get_secret_value()
-        # The request carried the secret, and botocore's parameter validation repeats the value
-        # it refused: the error is raised outside the `except`, so it holds no reference to the
-        # original (neither __cause__ nor __context__).
-        try:
-            self.client.put_secret_value(**request)
-        except ClientError as exc:
-            failure = error_code(exc)
-        except BotoCoreError as exc:
-            failure = type(exc).__name__
-        else:
-            return
-        raise AwsCallError(f"PutSecretValue failed: {failure}")
+        call("PutSecretValue", lambda: self.client.put_secret_value(**request))
 
     def promote(self, secret_id: str, *, token: str, from_version: str) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            self.client.update_secret_version_stage(
+        call(
+            "UpdateSecretVersionStage",
+            lambda: self.client.update_secret_version_stage(
                 SecretId=secret_id,
                 VersionStage=AWSCURRENT,
                 MoveToVersionId=token,
                 RemoveFromVersionId=from_version,
-            )
-        except ClientError as exc:
-            raise AwsCallError(f"UpdateSecretVersionStage failed: {error_code(exc)}") from exc
-        except BotoCoreError as exc:
-            raise AwsCallError(f"UpdateSecretVersionStage failed: {type(exc).__name__}") from None
+            ),
+        )

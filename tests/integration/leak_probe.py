@@ -26,6 +26,8 @@ def main(report: Path) -> int:
     with Sandbox(propagation_delay=0.02) as sandbox:
         from rotation.handler import lambda_handler
 
+        # testSecret polls a node that refuses until its time runs out: one second here.
+        sandbox.configure_function(WAIT_TIMEOUT_SECONDS="1")
         driver = sandbox.driver(lambda_handler, step_attempts=2)
         password = sandbox.create_user(USER)
         arn = sandbox.create_secret(USER, password)
@@ -43,8 +45,9 @@ def main(report: Path) -> int:
             "bad-user", "Bad-document-password-0123456", name="bad", port="not-a-port"
         )
         errors += [a.error or "" for a in driver.rotate(bad).attempts]
-        # A current password the cluster refuses.
-        stale = sandbox.create_secret(USER, "Stale-password-0123456789-abc", name="stale")
+        # A current password the cluster refuses (another user: USER belongs to `arn` now).
+        sandbox.create_user("stale-user")
+        stale = sandbox.create_secret("stale-user", "Stale-password-0123456789-abc", name="stale")
         errors += [a.error or "" for a in driver.rotate(stale).attempts]
         print("\n".join(errors), file=sys.stderr)
         secrets = [*sorted(sandbox.passwords_seen), rotation_token]

@@ -4,7 +4,6 @@ against a real redis-server over TCP and TLS."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import boto3
 import pytest
@@ -13,12 +12,8 @@ from pydantic import SecretStr
 
 from rotation import errors
 from rotation.adapters.memorydb import MemoryDBDirectory
-from rotation.adapters.redis_verifier import RedisVerifier
 from rotation.adapters.secrets_manager import SecretsManagerStore
-from rotation.models import Endpoint
 from sandbox import Sandbox
-from sandbox.redis_server import RedisServer, free_port
-from sandbox.tls import TlsFiles
 
 PW1 = "Password-one-0123456789"
 PW2 = "Password-two-0123456789"
@@ -28,7 +23,7 @@ PW3 = "Password-three-0123456"
 @pytest.fixture
 def users(sandbox: Sandbox) -> MemoryDBDirectory:
     sandbox.create_user("app-user", password=PW1)
-    return MemoryDBDirectory(sandbox.memorydb_client)
+    return MemoryDBDirectory(boto3_client=sandbox.memorydb_client)
 
 
 def test_describe_maps_the_user(users: MemoryDBDirectory, sandbox: Sandbox) -> None:
@@ -99,7 +94,9 @@ def test_update_user_request_shape() -> None:
                 "AuthenticationMode": {"Type": "password", "Passwords": [PW1, PW2]},
             },
         )
-        MemoryDBDirectory(client).set_passwords("app-user", [SecretStr(PW1), SecretStr(PW2)])
+        MemoryDBDirectory(boto3_client=client).set_passwords(
+            "app-user", [SecretStr(PW1), SecretStr(PW2)]
+        )
         stub.assert_no_pending_responses()
 
 
@@ -108,7 +105,7 @@ def test_update_user_errors_do_not_carry_the_request() -> None:
     with Stubber(client) as stub:
         stub.add_client_error("update_user", "InvalidParameterValueException", PW1)
         with pytest.raises(errors.AwsCallError) as raised:
-            MemoryDBDirectory(client).set_passwords("app-user", [SecretStr(PW1)])
+            MemoryDBDirectory(boto3_client=client).set_passwords("app-user", [SecretStr(PW1)])
     assert PW1 not in str(raised.value)
     assert raised.value.__cause__ is None
     assert raised.value.__context__ is None
@@ -130,7 +127,9 @@ def test_put_pending_request_shape_with_rotation_token() -> None:
                 "RotationToken": rotation_token,
             },
         )
-        SecretsManagerStore(client).put_pending("arn", token, "{}", SecretStr(rotation_token))
+        SecretsManagerStore(boto3_client=client).put_pending(
+            "arn", token, "{}", SecretStr(rotation_token)
+        )
         stub.assert_no_pending_responses()
 
 
@@ -148,12 +147,12 @@ def test_promote_request_shape() -> None:
                 "RemoveFromVersionId": old,
             },
         )
-        SecretsManagerStore(client).promote("arn", token=new, from_version=old)
+        SecretsManagerStore(boto3_client=client).promote("arn", token=new, from_version=old)
         stub.assert_no_pending_responses()
 
 
 def test_secret_store_round_trip(sandbox: Sandbox) -> None:
-    store = SecretsManagerStore(sandbox.sm_client)
+    store = SecretsManagerStore(boto3_client=sandbox.sm_client)
     arn = sandbox.create_secret("app-user", PW1)
     token = str(uuid.uuid4())
     sandbox.stage_pending(arn, token)
@@ -189,57 +188,3 @@ def test_moving_a_label_without_naming_its_holder_is_refused(sandbox: Sandbox) -
         sandbox.sm_client.update_secret_version_stage(
             SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=token
         )
-
-
-# -- the verifier on a real redis-server -------------------------------------------------------
-
-
-@pytest.fixture
-def plain_redis() -> Iterator[RedisServer]:
-    with RedisServer() as server:
-        server.apply_user("app-user", "on ~* +@all", [PW1])
-        yield server
-
-
-def test_verifier_over_tcp(plain_redis: RedisServer) -> None:
-    verifier = RedisVerifier(timeout_seconds=2)
-    endpoint = Endpoint(plain_redis.host, plain_redis.port, tls=False)
-    assert verifier.authenticates(endpoint, "app-user", SecretStr(PW1))
-    assert not verifier.authenticates(endpoint, "app-user", SecretStr(PW2))
-    assert not verifier.authenticates(endpoint, "nobody", SecretStr(PW1))
-
-
-def test_verifier_accepts_a_user_that_may_not_ping(plain_redis: RedisServer) -> None:
-    plain_redis.apply_user("reader", "on ~app:* +get", [PW2])
-    verifier = RedisVerifier(timeout_seconds=2)
-    endpoint = Endpoint(plain_redis.host, plain_redis.port, tls=False)
-    assert verifier.authenticates(endpoint, "reader", SecretStr(PW2))
-    assert not verifier.authenticates(endpoint, "reader", SecretStr(PW1))
-
-
-def test_verifier_over_tls(tls_files: TlsFiles, other_ca: TlsFiles) -> None:
-    with RedisServer(tls=tls_files) as server:
-        server.apply_user("app-user", "on ~* +@all", [PW1])
-        endpoint = Endpoint(server.host, server.port, tls=True)
-        trusted = RedisVerifier(ca_bundle=tls_files.ca_cert, timeout_seconds=2)
-        assert trusted.authenticates(endpoint, "app-user", SecretStr(PW1))
-        assert not trusted.authenticates(endpoint, "app-user", SecretStr(PW2))
-        for verifier in (
-            RedisVerifier(ca_bundle=other_ca.ca_cert, timeout_seconds=2),
-            RedisVerifier(timeout_seconds=2),  # the system store does not know the test CA
-        ):
-            with pytest.raises(errors.ClusterUnreachableError, match="did not verify"):
-                verifier.authenticates(endpoint, "app-user", SecretStr(PW1))
-        # The certificate names localhost and 127.0.0.1, not this name: hostname check.
-        wrong_name = Endpoint("127.0.0.2", server.port, tls=True)
-        with pytest.raises(errors.ClusterUnreachableError):
-            trusted.authenticates(wrong_name, "app-user", SecretStr(PW1))
-
-
-def test_verifier_reports_a_closed_port() -> None:
-    verifier = RedisVerifier(timeout_seconds=1)
-    with pytest.raises(errors.ClusterUnreachableError, match="connection refused") as raised:
-        verifier.authenticates(
-            Endpoint("127.0.0.1", free_port(), tls=False), "app-user", SecretStr(PW1)
-        )
-    assert PW1 not in str(raised.value)

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from rotation.adapters.aws import RETRY_ATTEMPTS, boto_config
+from rotation.adapters.aws import API_ATTEMPTS, boto_config
 from sandbox import Sandbox
 from sandbox.sandbox import REGION, new_password
 from tests.reliability.campaign.faults import AwsFaultInjector, Fault
@@ -91,7 +91,7 @@ def test_an_outage_outlasts_the_retries_and_an_after_fault_lands(sandbox: Sandbo
     ):
         client.create_secret(Name="landed", SecretString="{}")
     # `total_max_attempts` counts the first attempt too.
-    assert len(injector.records) == RETRY_ATTEMPTS
+    assert len(injector.records) == API_ATTEMPTS
     # The first attempt landed although its caller saw only errors.
     assert sandbox.sm_client.describe_secret(SecretId="landed")["Name"] == "landed"
 

@@ -39,6 +39,10 @@ CODE_ACTIONS = frozenset(
         "secretsmanager:UpdateSecretVersionStage",
         "memorydb:DescribeUsers",
         "memorydb:UpdateUser",
+        "memorydb:ListTags",
+        "memorydb:TagResource",
+        "memorydb:DescribeAcls",
+        "memorydb:DescribeClusters",
     }
 )
 # What the platform needs on the function's behalf, and when.
@@ -76,6 +80,7 @@ WRITE_ACTIONS = (
         )
     ),
     "memorydb:UpdateUser",
+    "memorydb:TagResource",
 )
 USER_ARN = "arn:aws:memorydb:us-east-1:123456789012:user/{}"
 
@@ -455,3 +460,24 @@ def test_an_invoke_permission_without_its_conditions_is_caught(
 
 def test_the_bad_fixture_invoke_permission_is_caught(bad_template: dict[str, Any]) -> None:
     assert permission_problems(bad_template, {})
+
+
+@pytest.mark.parametrize("parameters", PARAMETER_SETS.values(), ids=PARAMETER_SETS.keys())
+def test_tagging_is_limited_to_the_owner_tag_and_discovery_to_acls_and_clusters(
+    template: dict[str, Any], parameters: dict[str, str]
+) -> None:
+    statements = _allowed(template, parameters)
+    tagging = [s for s in statements if "memorydb:TagResource" in s["Action"]]
+    assert tagging
+    for statement in tagging:
+        keys = statement["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]
+        assert keys == ["memorydb-rotation:secret"]
+        assert all(":user/" in resource for resource in statement["Resource"])
+    for action, kind in (
+        ("memorydb:DescribeAcls", ":acl/"),
+        ("memorydb:DescribeClusters", ":cluster/"),
+    ):
+        resources = _resources_for(action, statements)
+        assert resources
+        assert all(kind in r or ":acl/" in r or ":cluster/" in r for r in resources)
+        assert "*" not in resources

@@ -10,17 +10,43 @@ from typing import Any
 from pydantic import SecretStr
 
 from rotation.errors import (
+    ClusterUnreachableError,
+    NoClusterError,
     SecretValueNotFoundError,
     UserBusyError,
     UserNotFoundError,
 )
-from rotation.models import AWSCURRENT, AWSPENDING, Endpoint, MemoryDBUser, SecretMetadata
+from rotation.models import (
+    AWSCURRENT,
+    AWSPENDING,
+    Cluster,
+    Endpoint,
+    MemoryDBUser,
+    Node,
+    SecretMetadata,
+    Topology,
+)
 
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:memorydb/app-user-AbCdEf"
 USER_ARN = "arn:aws:memorydb:us-east-1:123456789012:user/app-user"
 TOKEN = "7d3bd9d4-7d6b-4a55-9f5f-7b3c6f1e2a10"
 CURRENT_VERSION = "0a1b2c3d-0000-4000-8000-000000000001"
 OLD_PASSWORD = "Old-password-0123456789abcdef!"
+CLUSTER_HOST = "cluster.example.internal"
+
+
+def cluster(name: str = "c1", nodes: int = 2, *, host: str = CLUSTER_HOST) -> Cluster:
+    """A TLS cluster whose configuration endpoint is host:6379, with `nodes` nodes."""
+    return Cluster(
+        name=name,
+        acl="app-acl",
+        endpoint=Endpoint(host, 6379),
+        tls=True,
+        nodes=tuple(
+            Node(f"{name}-000{i}-001", name, Endpoint(f"{name}-000{i}-001.example.internal", 6379))
+            for i in range(1, nodes + 1)
+        ),
+    )
 
 
 def secret_document(password: str = OLD_PASSWORD, **overrides: Any) -> dict[str, Any]:
@@ -107,7 +133,11 @@ class FakeUserDirectory:
     busy_updates: int = 0
     """How many update attempts answer InvalidUserStateFault first."""
     exists: bool = True
+    access_string: str = "on ~* +@all"
+    clusters: list[Cluster] = field(default_factory=lambda: [cluster()])
+    owner_arn: str | None = None
     updates: list[list[str]] = field(default_factory=list)
+    claims: list[str] = field(default_factory=list)
     describes: int = 0
 
     def describe(self, user_name: str) -> MemoryDBUser:
@@ -121,7 +151,26 @@ class FakeUserDirectory:
             status=status,
             auth_type=self.auth_type,
             password_count=len(self.passwords) if self.auth_type == "password" else 0,
+            acl_names=("app-acl",) if self.clusters else (),
+            access_string=self.access_string,
         )
+
+    def topology(self, user: MemoryDBUser) -> Topology:
+        if not self.clusters:
+            raise NoClusterError(f"user '{user.name}' is on no cluster")
+        return Topology(user.name, ("app-acl",), tuple(self.clusters))
+
+    def owner(self, user: MemoryDBUser) -> str | None:
+        return self.owner_arn
+
+    def claim(self, user: MemoryDBUser, secret_arn: str) -> None:
+        self.claims.append(secret_arn)
+        self.owner_arn = secret_arn
+
+    @property
+    def writes(self) -> int:
+        """UpdateUser and TagResource calls: the directory's writes."""
+        return len(self.updates) + len(self.claims)
 
     def set_passwords(self, user_name: str, passwords: Sequence[SecretStr]) -> None:
         if self.busy_updates:
@@ -135,19 +184,27 @@ class FakeUserDirectory:
 
 @dataclass
 class FakeVerifier:
-    """Authenticates against the fake directory's current set (the data plane follows it)."""
+    """Authenticates against the fake directory's current set (the data plane follows it).
+
+    `stale` nodes keep the set they held when they went stale (a replica that lags); `down`
+    nodes cannot be reached. Both are keyed by the node's host name.
+    """
 
     users: FakeUserDirectory
     unreachable: bool = False
+    down: set[str] = field(default_factory=set)
+    stale: dict[str, list[str]] = field(default_factory=dict)
     attempts: list[str] = field(default_factory=list)
+    hosts: list[str] = field(default_factory=list)
+    timeout_seconds: float = 5.0
 
     def authenticates(self, endpoint: Endpoint, username: str, password: SecretStr) -> bool:
-        from rotation.errors import ClusterUnreachableError
-
-        if self.unreachable:
-            raise ClusterUnreachableError(f"cannot reach {endpoint.host}:{endpoint.port}")
+        if self.unreachable or endpoint.host in self.down:
+            raise ClusterUnreachableError(f"cannot reach {endpoint}", reason="timed out")
         self.attempts.append(username)
-        return username == self.users.name and password.get_secret_value() in self.users.passwords
+        self.hosts.append(endpoint.host)
+        held = self.stale.get(endpoint.host, self.users.passwords)
+        return username == self.users.name and password.get_secret_value() in held
 
 
 class FakeClock:

@@ -141,10 +141,30 @@ def test_every_env_var_is_a_settings_field() -> None:
     assert aliases == set(ENV_VARS)
 
 
-def test_ca_bundle_path_must_exist(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "content",
+    ["", "-----BEGIN CERTIFICATE-----\n", "not a certificate\n"],
+    ids=["empty", "truncated", "not PEM"],
+)
+def test_ca_bundle_path_must_hold_certificates(tmp_path: Path, content: str) -> None:
     bundle = tmp_path / "ca.pem"
-    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    bundle.write_text(content)
+    with pytest.raises(SettingsError, match=r"CA_BUNDLE_PATH: .*not a PEM bundle"):
+        Settings.from_env({"CA_BUNDLE_PATH": str(bundle)})
+
+
+def test_a_real_ca_bundle_is_accepted(tmp_path: Path) -> None:
+    import trustme
+
+    bundle = tmp_path / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(bundle))
     assert Settings.from_env({"CA_BUNDLE_PATH": str(bundle)}).ca_bundle_path == bundle
+
+
+@pytest.mark.parametrize("value", [" , ", ",,,", "   "])
+def test_an_allow_list_naming_no_user_is_an_error(value: str) -> None:
+    with pytest.raises(SettingsError, match=r"ROTATION_ALLOWED_USERS: .*names no user"):
+        Settings.from_env({"ROTATION_ALLOWED_USERS": value})
 
 
 # -- passwords ---------------------------------------------------------------------------------

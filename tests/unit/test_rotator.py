@@ -121,7 +121,7 @@ def test_test_fails_when_the_new_password_never_reached_the_cluster(world: World
     world.run(Step.SET)
     world.users.passwords = [OLD_PASSWORD]  # the update was lost on its way
 
-    with pytest.raises(errors.PendingPasswordRejectedError, match="not promoted"):
+    with pytest.raises(errors.PendingPasswordRejectedError, match="refused on c1/c1-0001-001"):
         world.run(Step.TEST)
 
 
@@ -162,7 +162,7 @@ def test_finish_retried_after_the_label_moved_completes_the_drop(world: World) -
 
     result = world.run(Step.FINISH)
 
-    assert result.outcome == "completed_drop_dropped_old"
+    assert result.outcome == "completed_drop"
     assert world.users.passwords == [new]
 
 
@@ -220,7 +220,23 @@ REFUSALS = [
         {},
         errors.UserRefusedError,
     ),
-    ("no host", {"host": None}, {}, errors.SecretFormatError),
+    ("host not an endpoint", {"host": "attacker.example.com"}, {}, errors.EndpointRefusedError),
+    ("port not the endpoint's", {"port": 6380}, {}, errors.EndpointRefusedError),
+    ("ssl off", {"ssl": False}, {}, errors.EndpointRefusedError),
+    ("host is a URL", {"host": "rediss://u:Secret-pw@h.example"}, {}, errors.SecretFormatError),
+    (
+        "host with a NUL",
+        {"host": "cluster.example.internal\x00.evil"},
+        {},
+        errors.SecretFormatError,
+    ),
+    ("host link-local", {"host": "169.254.169.254"}, {}, errors.EndpointRefusedError),
+    (
+        "current password MemoryDB refuses",
+        {"password": "Has-an-at-sign@0123456789"},
+        {},
+        errors.InvalidPasswordError,
+    ),
     (
         "wrong current password",
         {"password": "Not-the-password-0123456789"},
@@ -252,10 +268,11 @@ def test_refusals_happen_before_any_write(
     with pytest.raises(error) as raised:
         world.run(step, **settings)
 
-    assert world.users.updates == []
+    assert world.users.writes == 0
     assert world.store.writes == []
-    assert "Pending-password" not in str(raised.value)
-    assert OLD_PASSWORD not in str(raised.value)
+    assert world.verifier.hosts == [] or error is errors.CurrentPasswordRejectedError
+    for raw in ("Pending-password", OLD_PASSWORD, "Secret-pw", "attacker", "169.254"):
+        assert raw not in str(raised.value)
 
 
 @pytest.mark.parametrize(

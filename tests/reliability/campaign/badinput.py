@@ -166,15 +166,15 @@ def _arn(account: str, user: str) -> str:
 
 CASES: tuple[BadCase, ...] = (
     # -- the event ----------------------------------------------------------------------------
-    BadCase("unknown step", r"bad or missing: Step", event={"Step": "rotateSecret"}),
+    BadCase("unknown step", r"'Step' is invalid", event={"Step": "rotateSecret"}),
     BadCase(
-        "missing token", r"bad or missing: ClientRequestToken", event={"ClientRequestToken": None}
+        "missing token", r"'ClientRequestToken' is missing", event={"ClientRequestToken": None}
     ),
     BadCase(
-        "token too short", r"bad or missing: ClientRequestToken", event={"ClientRequestToken": "x"}
+        "token too short", r"'ClientRequestToken' is invalid", event={"ClientRequestToken": "x"}
     ),
     BadCase(
-        "RotationToken not a string", r"bad or missing: RotationToken", event={"RotationToken": 7}
+        "RotationToken not a string", r"'RotationToken' is invalid", event={"RotationToken": 7}
     ),
     BadCase("no such secret", r"there is no secret", prepare=_no_such_secret),
     BadCase("token not staged", r"is not a version of secret", prepare=_unstage),
@@ -205,10 +205,15 @@ CASES: tuple[BadCase, ...] = (
     ),
     BadCase("port not a number", r"'port' is invalid", document=lambda c: {"port": "6379; rm -rf"}),
     BadCase("ssl not a boolean", r"'ssl' is invalid", document=lambda c: {"ssl": "yes"}),
-    BadCase("no host", r"'host' is missing", document=lambda c: {"host": None}),
     BadCase(
-        "host is a closed port",
-        r"cannot reach 127\.0\.0\.1:\d+ over TCP \(connection refused\)",
+        "host not an endpoint of the user's clusters",
+        r"'host' and 'port' in the secret are not an endpoint",
+        document=lambda c: {"host": "attacker.example.com"},
+        absent_from_output=("attacker.example.com",),
+    ),
+    BadCase(
+        "port not the cluster's",
+        r"'host' and 'port' in the secret are not an endpoint",
         document=_closed_port,
     ),
     BadCase(

@@ -244,8 +244,12 @@ def run_load(
             if found is None:
                 session = boto3.session.Session()  # one per container: sessions are not shared
                 found = Rotator(
-                    SecretsManagerStore(session.client("secretsmanager", config=boto_config())),
-                    MemoryDBDirectory(session.client("memorydb", config=boto_config())),
+                    SecretsManagerStore(
+                        boto3_client=session.client("secretsmanager", config=boto_config())
+                    ),
+                    MemoryDBDirectory(
+                        boto3_client=session.client("memorydb", config=boto_config())
+                    ),
                     RedisVerifier(timeout_seconds=settings.connect_timeout_seconds),
                     settings,
                 )
