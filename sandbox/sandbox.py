@@ -78,16 +78,19 @@ def seed_rotatable_secret(
     port: int,
     ssl: bool,
     access_string: str = "on ~* &* +@all",
+    acl: str | None = DEFAULT_ACL,
 ) -> tuple[str, str]:
-    """A password user and a secret in the documented format, through the given clients (which
-    may point at a moto server); returns the secret's ARN and the user's password. Rotation is
-    enabled separately (StrictSecretsManager.enable_rotation)."""
+    """A password user (in `acl`, so on that ACL's clusters) and a secret in the documented
+    format, through the given clients (which may point at a moto server); returns the secret's
+    ARN and the user's password. Rotation is enabled separately."""
     password = new_password()
     memorydb_client.create_user(
         UserName=user,
         AuthenticationMode={"Type": "password", "Passwords": [password]},
         AccessString=access_string,
     )
+    if acl is not None:
+        memorydb_client.update_acl(ACLName=acl, UserNamesToAdd=[user])
     document = secret_document(user, password, host=host, port=port, ssl=ssl)
     arn = sm_client.create_secret(Name=name, SecretString=json.dumps(document))["ARN"]
     return arn, password

@@ -43,11 +43,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(line)
 
 
-# Plaintext (tls=False): the fault proxy cuts RESP at chosen bytes and the oracle keeps plain
-# connections; both need to read what goes over the wire.
+# TLS like every MemoryDB cluster with password users: the fault proxy cuts the TCP stream (a
+# TLS stream) at chosen bytes without reading it.
 @pytest.fixture(scope="module")
 def module_sandbox() -> Iterator[Sandbox]:
-    with Sandbox(tls=False, propagation_delay=0.05) as box:
+    with Sandbox(propagation_delay=0.05) as box:
         yield box
 
 
@@ -59,5 +59,5 @@ def harness(module_sandbox: Sandbox) -> Iterator[Harness]:
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(tls=False, propagation_delay=0.05) as box:
+    with Sandbox(propagation_delay=0.05) as box:
         yield box

@@ -24,7 +24,7 @@ WRITES = ("PutSecretValue", "UpdateUser", "UpdateSecretVersionStage")
 def campaign(reliability_results: Collected) -> tuple[CleanRecord, list[CaseResult]]:
     # The plan comes from the campaign's own clean rotation, on its logical clock: a clean
     # rotation recorded here on real time can poll DescribeUsers a different number of times.
-    with Sandbox(tls=False, propagation_delay=0.05) as box:
+    with Sandbox(propagation_delay=0.05) as box:
         clean, results = run_campaign(box)
     reliability_results.results += results
     return clean, results

@@ -103,9 +103,12 @@ def test_the_proxy_breaks_exactly_the_planned_connection(sandbox: Sandbox, fault
         proxy.plan((1, fault))  # type: ignore[arg-type]
 
         def auth() -> bool:
+            assert sandbox.tls_files is not None
             client = redis.Redis(
-                host=proxy.host,
+                host="localhost",  # the name on the node's certificate; TLS passes the proxy
                 port=proxy.port,
+                ssl=True,
+                ssl_ca_certs=str(sandbox.tls_files.ca_cert),
                 username="proxied",
                 password=password,
                 protocol=2,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from sandbox.sandbox import Sandbox
 from tests.reliability.campaign.faults import KINDS, Fault, Position
-from tests.reliability.campaign.harness import Harness, RotationRun
+from tests.reliability.campaign.harness import Harness, RotationRun, function_timeout
 from tests.reliability.campaign.proxy import DataFault
 
 POSITIONS: tuple[Position, ...] = ("before", "after")
@@ -122,14 +122,14 @@ def run_data_fault(harness: Harness, index: int, fault: DataFault) -> CaseResult
 def run_timeouts(harness: Harness) -> Iterator[CaseResult]:
     """The Lambda's time runs out inside the wait: once as a bounded stop, once as a kill."""
     sandbox = harness.sandbox
-    # time_left = remaining - (3 * CONNECT_TIMEOUT_SECONDS + 2): a 4.1 s function waits ~0.6 s.
+    # time_left = remaining - reserve: a function of reserve + 0.6 s waits about 0.6 s.
     sandbox.configure_function(CONNECT_TIMEOUT_SECONDS="0.5")
     try:
         # These cases race real time on purpose.
         with sandbox.propagation_clock(time.monotonic):
             arn, user = harness.new_secret("timeout")
             held = _hold_before(sandbox, user, "setSecret", seconds=1.5)
-            run = harness.rotate(arn, user, before_step=held, timeout_seconds=4.1)
+            run = harness.rotate(arn, user, before_step=held, timeout_seconds=function_timeout(0.6))
             timed_out = any(
                 a.error_type == "WaitTimeoutError" for o in run.outcomes for a in o.attempts
             )

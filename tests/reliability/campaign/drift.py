@@ -16,7 +16,7 @@ from sandbox.driver import RotationOutcome
 from sandbox.sandbox import Sandbox, new_password
 from tests.reliability.campaign.campaign import CaseResult
 from tests.reliability.campaign.faults import Fault
-from tests.reliability.campaign.harness import Harness, RotationRun
+from tests.reliability.campaign.harness import Harness, RotationRun, function_timeout
 from tests.reliability.campaign.invariants import InvariantChecker
 
 
@@ -205,7 +205,7 @@ def interrupted_by_timeout(harness: Harness) -> str:
     try:
         arn, user = harness.new_secret("drift")
         run = RotationRun()
-        driver = harness.driver(run, timeout_seconds=4.0)
+        driver = harness.driver(run, timeout_seconds=function_timeout(3.0))
         sandbox.hold_modifying(user, 30.0)
         outcome = driver.rotate(arn)
         error = outcome.last_error

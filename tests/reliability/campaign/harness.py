@@ -69,7 +69,11 @@ class Harness:
     def __init__(self, sandbox: Sandbox, *, debug_logs: bool = False) -> None:
         self.sandbox = sandbox
         self.injector = AwsFaultInjector()
-        self.proxy = TcpFaultProxy(sandbox.redis.host, sandbox.redis.port)
+        # The proxy stands where MemoryDB reports the default node: the function discovers it as
+        # the node's endpoint, reaches it as `localhost` (the name on the node's certificate) and
+        # the TLS stream passes through it unread.
+        self.proxy = TcpFaultProxy("127.0.0.1", sandbox.redis.port)
+        self._node = sandbox.cluster().nodes[0].name
         self.oracle = Oracle(sandbox.redis)
         self.debug_logs = debug_logs
         self._checker: InvariantChecker | None = None
@@ -79,6 +83,8 @@ class Harness:
     def __enter__(self) -> Harness:
         self._stack.enter_context(self.injector.installed())
         self._stack.enter_context(self.proxy)
+        self.sandbox.advertise_node(self._node, ("localhost", self.proxy.port))
+        self._stack.callback(self.sandbox.advertise_node, self._node, None)
         self._stack.enter_context(self._verifier_checks())
         self._stack.callback(self.oracle.close)
         self.injector.after_attempt = self._check
@@ -90,10 +96,10 @@ class Harness:
     # -- resources ------------------------------------------------------------------------------
 
     def new_secret(self, prefix: str = "rel", **extra: Any) -> tuple[str, str]:
-        """A fresh user (reached through the fault proxy) and its secret: (arn, user)."""
+        """A fresh user (its node reached through the fault proxy) and its secret: (arn, user)."""
         user = f"{prefix}-{next(_USER_NUMBERS):04d}"
         password = self.sandbox.create_user(user)
-        document = self.sandbox.secret_document(user, password, port=self.proxy.port, **extra)
+        document = self.sandbox.secret_document(user, password, **extra)
         return self.sandbox.create_secret(user, password, document=document), user
 
     def driver(self, run: RotationRun, **options: Any) -> RotationDriver:
@@ -205,3 +211,11 @@ class Harness:
             yield
         finally:
             RedisVerifier.authenticates = original  # type: ignore[method-assign]
+
+
+def function_timeout(wait_seconds: float) -> float:
+    """A Lambda timeout that leaves the step `wait_seconds` of waiting: the function keeps back
+    its reserve (botocore's worst case for one call and one proof round) from what remains."""
+    from rotation.composition import service
+
+    return service().reserve_seconds + wait_seconds

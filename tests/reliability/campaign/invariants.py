@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import redis
 
@@ -45,9 +45,19 @@ class Oracle:
     def _connection(self) -> redis.Connection:
         conn: redis.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = redis.Connection(  # type: ignore[no-untyped-call]
-                host=self._server.host, port=self._server.port, socket_timeout=5, protocol=2
-            )
+            options: dict[str, Any] = {
+                "host": self._server.host,
+                "port": self._server.port,
+                "socket_timeout": 5,
+                "protocol": 2,
+            }
+            tls = self._server.tls
+            if tls is not None:
+                conn = redis.SSLConnection(
+                    ssl_ca_certs=str(tls.ca_cert), ssl_check_hostname=False, **options
+                )
+            else:
+                conn = redis.Connection(**options)  # type: ignore[no-untyped-call]
             conn.connect()  # type: ignore[no-untyped-call]
             self._local.conn = conn
         return conn

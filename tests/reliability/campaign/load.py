@@ -22,11 +22,13 @@ import contextlib
 import logging
 import os
 import random
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -40,9 +42,19 @@ from werkzeug.serving import make_server
 
 from sandbox.driver import RotationDriver, RotationOutcome
 from sandbox.memorydb import FaithfulMemoryDB
-from sandbox.redis_server import RedisServer, free_port
-from sandbox.sandbox import ACCOUNT, FAST_WAITS, LAMBDA_ARN, REGION, seed_rotatable_secret
+from sandbox.redis_server import free_port
+from sandbox.sandbox import (
+    ACCOUNT,
+    DEFAULT_ACL,
+    DEFAULT_CLUSTER,
+    FAST_WAITS,
+    LAMBDA_ARN,
+    REGION,
+    seed_rotatable_secret,
+)
 from sandbox.secretsmanager import StrictSecretsManager
+from sandbox.tls import TestAuthority
+from sandbox.topology import Topology
 from tests.reliability.campaign.faults import scaled_backoff
 from tests.reliability.campaign.invariants import InvariantChecker, Oracle
 
@@ -205,18 +217,34 @@ def run_load(
                 AWS_ENDPOINT_URL=endpoint,
             )
         )
-        redis_server = stack.enter_context(RedisServer())
-        memorydb = FaithfulMemoryDB(redis_server, propagation_delay=propagation_delay)
+        # One TLS cluster of one node, as the sandbox builds it, patched into this process's
+        # backends so the server's threads serve it.
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="load-tls-")))
+        tls = TestAuthority(workdir).issue()
+        topology = Topology(
+            engine=None, tls=tls, lag=0.0, clock=time.monotonic, account=ACCOUNT, region=REGION
+        )
+        stack.callback(topology.close)
+        memorydb = FaithfulMemoryDB(topology, propagation_delay=propagation_delay)
         stack.enter_context(memorydb.patched())
+        stack.enter_context(topology.patched())
         stack.enter_context(strict.patched())
         server.start()
         stack.callback(server.stop)
-        oracle = Oracle(redis_server)
 
         # -- the estate: users and secrets, created through the server, before throttling --------
         setup = boto3.session.Session()
         mdb = setup.client("memorydb", config=boto_config())
         sm = setup.client("secretsmanager", config=boto_config())
+        mdb.create_acl(ACLName=DEFAULT_ACL)
+        mdb.create_cluster(
+            ClusterName=DEFAULT_CLUSTER,
+            NodeType="db.t4g.small",
+            ACLName=DEFAULT_ACL,
+            TLSEnabled=True,
+        )
+        node = topology.cluster(DEFAULT_CLUSTER).nodes[0]
+        oracle = Oracle(node.server)
         estate: list[tuple[str, str]] = []
         for i in range(secrets):
             user = f"load-{i:04d}"
@@ -225,9 +253,9 @@ def run_load(
                 sm,
                 user,
                 name=f"load/{user}",
-                host=redis_server.host,
-                port=redis_server.port,
-                ssl=False,
+                host=node.host,
+                port=node.port,
+                ssl=True,
             )
             strict.enable_rotation(arn, LAMBDA_ARN)
             estate.append((arn, user))
@@ -236,7 +264,9 @@ def run_load(
                 f"load: {secrets} users and secrets created in {time.monotonic() - started:.0f}s"
             )
 
-        settings = Settings.model_validate(FAST_WAITS | {"CONNECT_TIMEOUT_SECONDS": "5"})
+        settings = Settings.model_validate(
+            FAST_WAITS | {"CONNECT_TIMEOUT_SECONDS": "5", "CA_BUNDLE_PATH": str(tls.ca_cert)}
+        )
         local = threading.local()
 
         def rotator() -> Rotator:
@@ -250,7 +280,10 @@ def run_load(
                     MemoryDBDirectory(
                         boto3_client=session.client("memorydb", config=boto_config())
                     ),
-                    RedisVerifier(timeout_seconds=settings.connect_timeout_seconds),
+                    RedisVerifier(
+                        ca_bundle=settings.ca_bundle_path,
+                        timeout_seconds=settings.connect_timeout_seconds,
+                    ),
                     settings,
                 )
                 local.rotator = found

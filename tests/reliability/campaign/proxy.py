@@ -4,8 +4,10 @@ The secret's `host`/`port` point at the proxy, the oracle talks to redis-server 
 accepted connection gets an index; a planned fault hits one index:
 - `refuse`: the connection is accepted and closed at once with RST before any byte is read
   (the client sees ECONNRESET/refused at connect or first read);
-- `reset_mid_auth`: the client's first bytes (its AUTH) are read, half of them forwarded, then
-  the connection is reset.
+- `reset_mid_auth`: the client's first bytes (the TLS ClientHello that opens the way to its
+  AUTH) are read, half of them forwarded, then the connection is reset.
+The stream is TLS end to end (client to node): the proxy never reads it, so the node's
+certificate and host-name check are the ones the function sees in production.
 The invariant checks after each data-plane connection run in the rotation's thread (the harness
 wraps the verifier), not here, so they never race the rotation.
 """

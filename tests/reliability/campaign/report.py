@@ -174,13 +174,13 @@ def main(argv: list[str] | None = None) -> int:
             run: Callable[[Sandbox], Iterable[CaseResult]],
         ) -> Callable[[], list[CaseResult]]:
             def go() -> list[CaseResult]:
-                with Sandbox(tls=False, propagation_delay=0.05) as sandbox:
+                with Sandbox(propagation_delay=0.05) as sandbox:
                     return list(run(sandbox))
 
             return go
 
         fault_started = time.monotonic()
-        with Sandbox(tls=False, propagation_delay=0.05) as sandbox:
+        with Sandbox(propagation_delay=0.05) as sandbox:
             _clean, faults = run_campaign(sandbox, full=args.full)
         for result in faults:
             report.case(result)
