@@ -25,7 +25,9 @@ _STEPS = frozenset(step.value for step in Step)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
     step = event.get("Step") if isinstance(event, dict) else None
     # Only a known step name becomes a dimension: the event is input, not ours to publish.
-    metrics.add_dimension(name="Step", value=step if step in _STEPS else "invalid")
+    # (A list or an object there is not hashable: check the type before the membership.)
+    dimension = step if isinstance(step, str) and step in _STEPS else "invalid"
+    metrics.add_dimension(name="Step", value=dimension)
     try:
         request = RotationRequest.from_event(event)
         logger.append_keys(

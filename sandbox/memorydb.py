@@ -194,7 +194,14 @@ class FaithfulMemoryDB:
     def patched(self) -> Iterator[FaithfulMemoryDB]:
         originals = {
             name: getattr(MemoryDBBackend, name)
-            for name in ("create_user", "describe_users", "update_user", "delete_user")
+            for name in (
+                "create_user",
+                "describe_users",
+                "update_user",
+                "delete_user",
+                "list_tags",
+                "tag_resource",
+            )
         }
         faithful = self
 
@@ -274,7 +281,21 @@ class FaithfulMemoryDB:
                     faithful.data_plane.delete_user(user_name)
                 return user
 
+        def list_tags(backend: MemoryDBBackend, resource_arn: str) -> Any:
+            with faithful._lock:
+                faithful.calls.append("ListTags")
+                return originals["list_tags"](backend, resource_arn)
+
+        def tag_resource(
+            backend: MemoryDBBackend, resource_arn: str, tags: list[dict[str, str]]
+        ) -> Any:
+            with faithful._lock:
+                faithful.calls.append("TagResource")
+                return originals["tag_resource"](backend, resource_arn, tags)
+
         replacements = {
+            "list_tags": list_tags,
+            "tag_resource": tag_resource,
             "create_user": create_user,
             "describe_users": describe_users,
             "update_user": update_user,

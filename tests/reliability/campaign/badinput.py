@@ -26,7 +26,14 @@ from sandbox.sandbox import ACCOUNT, LAMBDA_ARN, REGION, Sandbox, new_password
 from tests.reliability.campaign.campaign import CaseResult
 from tests.reliability.campaign.leaks import LeakScanner
 
-WRITES = ("PutSecretValue", "UpdateSecretVersionStage", "UpdateUser", "CreateUser", "DeleteUser")
+WRITES = (
+    "PutSecretValue",
+    "UpdateSecretVersionStage",
+    "UpdateUser",
+    "TagResource",
+    "CreateUser",
+    "DeleteUser",
+)
 LOG_INJECTION = "FORGED-LOG-LINE"
 
 
@@ -53,7 +60,7 @@ class BadCase:
     secret_string: str | None = None
     event: dict[str, Any] = field(default_factory=dict)
     step: str = "createSecret"
-    settings: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, str | None] = field(default_factory=dict)
     before: tuple[str, ...] = ()
     """Steps that run (and must succeed) before the hostile change."""
     prepare: Prepare | None = None
@@ -375,3 +382,9 @@ def run_bad_inputs(sandbox: Sandbox) -> list[CaseResult]:
 
 
 __all__ = ["CASES", "LAMBDA_ARN", "BadCase", "run_bad_inputs", "run_case"]
+
+
+# The hostile families of issue 9 live in their own module; they run with the same judge.
+from tests.reliability.campaign.hostile import CASES as _HOSTILE  # noqa: E402
+
+CASES = (*CASES, *_HOSTILE)
