@@ -1,7 +1,7 @@
 """Counting the function's AWS calls per step, and the ones one earlier answer could have served.
 
-Hooks botocore's `before-call`/`after-call` events on boto3's default session, which the
-function's adapters use. A request counts as repeated when the same operation with the same
+Hooks botocore's `before-call`/`after-call` events on every boto3 client built after `install()`,
+whichever session built it. A request counts as repeated when the same operation with the same
 parameters was already answered in the same invocation and that answer was final; a poll of a
 user that was still `modifying` is not final, so polling is not counted as a repeat. Across
 invocations nothing is compared: a new invocation must read again what may have changed.
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,16 +73,15 @@ class CallLog:
         if key is not None and answer_is_final(operation, parsed):
             self._answered.add(key)
 
-    def install(self) -> None:
-        """Register on boto3's default session; clients built afterwards report here."""
-        import boto3
+    def install(self) -> Callable[[], None]:
+        """Register on every boto3 client built afterwards, whatever its session: the adapters
+        build their own sessions, whose events a hook on boto3's default session never sees.
+        Returns what undoes it (clients already built keep reporting)."""
+        import boto3.session
 
-        if boto3.DEFAULT_SESSION is None:
-            boto3.setup_default_session()
-        session = boto3.DEFAULT_SESSION
-        if session is None:
-            raise RuntimeError("boto3 has no default session")
-        events = session.events
+        original = boto3.session.Session.client
+        if getattr(original, "_bench_calllog", False):
+            raise RuntimeError("a CallLog is already installed in this process")
 
         def before(model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
             self.before_call(model.name, params, context)
@@ -88,8 +89,19 @@ class CallLog:
         def after(model: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
             self.after_call(model.name, parsed, context)
 
-        events.register("before-call", before, unique_id="bench-calllog-before")
-        events.register("after-call", after, unique_id="bench-calllog-after")
+        def client(session: boto3.session.Session, *args: Any, **kwargs: Any) -> Any:
+            made = original(session, *args, **kwargs)
+            made.meta.events.register("before-call", before, unique_id="bench-calllog-before")
+            made.meta.events.register("after-call", after, unique_id="bench-calllog-after")
+            return made
+
+        client._bench_calllog = True  # type: ignore[attr-defined]
+        boto3.session.Session.client = client  # type: ignore[assignment,method-assign]
+
+        def uninstall() -> None:
+            boto3.session.Session.client = original  # type: ignore[method-assign]
+
+        return uninstall
 
     def per_step(self) -> dict[str, StepCalls]:
         """Calls summed per step name over the invocations (in first-seen order)."""
@@ -99,3 +111,23 @@ class CallLog:
             target.calls.update(invocation.calls)
             target.repeated.update(invocation.repeated)
         return merged
+
+
+@contextmanager
+def served_actions() -> Iterator[list[str]]:
+    """Every AWS action moto serves in this process while open, by name, in order: what was
+    asked of AWS, retries included, whoever asked. Only names are kept."""
+    from moto.core.responses import BaseResponse
+
+    actions: list[str] = []
+    original = BaseResponse.call_action
+
+    def call_action(response: BaseResponse) -> Any:
+        actions.append(response._get_action())
+        return original(response)
+
+    BaseResponse.call_action = call_action  # type: ignore[method-assign,assignment]
+    try:
+        yield actions
+    finally:
+        BaseResponse.call_action = original  # type: ignore[method-assign]

@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from bench.accounting import split_self_time
-from bench.calllog import CallLog
+from bench.calllog import CallLog, served_actions
 from sandbox.driver import STEPS
 from sandbox.sandbox import Sandbox
 
@@ -75,16 +75,17 @@ def calls(delay: float) -> dict[str, Any]:
     """AWS calls of one rotation, per step, seen by botocore in the function's process."""
     log = CallLog()
     with Sandbox(tls=True, propagation_delay=delay) as sandbox:
-        log.install()  # after mock_aws started: it replaces boto3's default session
+        log.install()
         arn, handler = _prepare(sandbox)
 
         def counted(event: dict[str, Any], context: Any) -> Any:
             log.start_invocation(str(event["Step"]))
             return handler(event, context)
 
-        sandbox.clear_calls()
-        outcome = sandbox.driver(counted).rotate(arn)
-        served = len(sandbox.calls())
+        # Counted where moto dispatches: every action, not only the ones the sandbox patches.
+        with served_actions() as actions:
+            outcome = sandbox.driver(counted).rotate(arn)
+        served = len(actions)
     steps = log.per_step()
     return {
         "succeeded": outcome.succeeded,

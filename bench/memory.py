@@ -26,8 +26,10 @@ _BASELINE = (
 class RemoteAws:
     """bench.server in a subprocess: moto + the strict patches + a TLS redis-server."""
 
-    def __init__(self, propagation_delay: float) -> None:
+    def __init__(self, propagation_delay: float, *, nodes: int = 0) -> None:
+        """`nodes` > 0: a hand-built cluster of that many nodes (bench.node_topology)."""
         self._delay = propagation_delay
+        self._nodes = nodes
         self._process: subprocess.Popen[str] | None = None
         # werkzeug's request log and any start-up error; closed in __exit__.
         self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
@@ -35,7 +37,15 @@ class RemoteAws:
 
     def __enter__(self) -> RemoteAws:
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "bench.server", "--propagation-delay", str(self._delay)],
+            [
+                sys.executable,
+                "-m",
+                "bench.server",
+                "--propagation-delay",
+                str(self._delay),
+                "--nodes",
+                str(self._nodes),
+            ],
             cwd=ROOT,
             env=function_env(),
             stdout=subprocess.PIPE,
@@ -114,7 +124,8 @@ def baseline_kb() -> int:
 
 
 def measure(propagation_delay: float = 0.5) -> Figure:
-    with RemoteAws(propagation_delay) as server:
+    # One node, discovered as MemoryDB would report it: the function refuses a user on no cluster.
+    with RemoteAws(propagation_delay, nodes=1) as server:
         result = rotate_remotely(server)
     base_mb = baseline_kb() / 1024
     peak_mb = result["maxrss_kb"] / 1024

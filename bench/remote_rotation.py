@@ -56,6 +56,7 @@ def main(argv: list[str]) -> int:
     token = str(uuid.uuid4())
     control.send(op="stage", token=token)
     failures: list[str] = []
+    invocations: list[dict[str, Any]] = []
     succeeded = True
     for step in STEPS:
         for _attempt in range(3):
@@ -64,7 +65,12 @@ def main(argv: list[str]) -> int:
                 lambda_handler(event, Context())
             except Exception as exc:  # noqa: BLE001 - the service records any failure
                 failures.append(f"{step}: {type(exc).__name__}")
+                ok = False
             else:
+                ok = True
+            # The AWS actions this invocation made, as the server saw them (names only).
+            invocations.append({"step": step, "ok": ok, "actions": control.send(op="actions")})
+            if ok:
                 break
         else:
             succeeded = False
@@ -83,6 +89,7 @@ def main(argv: list[str]) -> int:
         "failures": failures,
         "loaded": loaded,
         "seconds": elapsed,
+        "invocations": invocations,
     }
     with open(result_file, "w", encoding="utf-8") as out:
         json.dump(result, out)

@@ -5,7 +5,8 @@
 Prints one line per figure, `name: value (target: ..., baseline: ..., PASS/FAIL/INFO)`, then
 how long the whole benchmark took. Exit status is 0 whatever the verdicts: a benchmark reports,
 it is not a test (timings on a shared machine are not a CI gate). --quick runs fewer repetitions
-(for trying the script, not for figures to quote).
+(for trying the script, not for figures to quote); --only PREFIX runs the sections whose title
+starts with PREFIX (`--only nodes`: the every-node figures, about a minute).
 """
 
 from __future__ import annotations
@@ -20,17 +21,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import artifact, coldstart, memory
+from bench import artifact, coldstart, memory, nodes
 from bench.common import ROOT, Figure, function_env
-from bench.figures import calls_figures, scale_figures, waiting_figures
+from bench.figures import (
+    calls_figures,
+    node_figures,
+    node_rotation_figures,
+    scale_figures,
+    waiting_figures,
+)
 
 
-def _inprocess(*args: str) -> dict[str, Any]:
-    """Run bench.inprocess in a fresh process (template env, stdout discarded); its JSON."""
+def _inprocess(*args: str, module: str = "bench.inprocess") -> dict[str, Any]:
+    """Run `module` in a fresh process (template env, stdout discarded); its JSON."""
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
         out = Path(workdir) / "result.json"
         subprocess.run(
-            [sys.executable, "-m", "bench.inprocess", *args, "--out", str(out)],
+            [sys.executable, "-m", module, *args, "--out", str(out)],
             cwd=ROOT,
             env=function_env(),
             check=True,
@@ -44,6 +51,9 @@ def _inprocess(*args: str) -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions; not to quote")
+    parser.add_argument(
+        "--only", metavar="PREFIX", help="only the sections whose title starts with PREFIX"
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     cold_runs = 7 if args.quick else 11
@@ -69,6 +79,16 @@ def main(argv: list[str]) -> int:
         ("calls", lambda: calls_figures(_inprocess("calls", "--delay", "1"))),
         ("artifact", lambda: [artifact.measure()]),
         (
+            "nodes: proof",
+            lambda: node_figures(
+                _inprocess(*(["--quick"] if args.quick else []), module="bench.nodes")
+            ),
+        ),
+        (
+            "nodes: full rotation",
+            lambda: node_rotation_figures(nodes.full_rotation(), nodes.full_rotation(1)),
+        ),
+        (
             "scale",
             lambda: scale_figures(
                 _inprocess("scale", "--rotations", rotations, "--profiled", profiled)
@@ -77,6 +97,8 @@ def main(argv: list[str]) -> int:
     ]
     verdicts: list[bool | None] = []
     for title, run in sections:
+        if args.only and not title.startswith(args.only):
+            continue
         section_started = time.monotonic()
         try:
             figures = run()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
@@ -121,6 +120,8 @@ class Credentials(BaseModel):
     def _host_is_a_name_or_address(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        import ipaddress
+
         try:
             ipaddress.ip_address(value)
         except ValueError:

@@ -9,7 +9,6 @@ Each node gets its own connection, with the verifier's own timeout; a bounded po
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from pydantic import SecretStr
@@ -59,6 +58,9 @@ def prove(
     """Ask every node at once (at most MAX_CONCURRENT_NODES in flight); nodes not answered within
     `seconds` count as unreachable. A verifier error other than ClusterUnreachableError is a bug
     and propagates."""
+
+    # Imported here: steps that prove nothing (a retried step with nothing to do) skip it.
+    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
     def ask(node: Node) -> bool:
         return verifier.authenticates(node.endpoint, username, password)

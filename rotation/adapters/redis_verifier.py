@@ -14,16 +14,18 @@ is imported on first use so steps that never talk to a cluster do not pay for it
 
 from __future__ import annotations
 
-import socket
-import ssl
 import threading
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
 from rotation.errors import ClusterUnreachableError
 from rotation.models import Endpoint
+
+if TYPE_CHECKING:
+    import ssl
 
 
 class RedisVerifier:
@@ -35,6 +37,8 @@ class RedisVerifier:
 
     def tls_context(self) -> ssl.SSLContext:
         """Certificate and host name verified; only the bundle's CAs when a bundle is set."""
+        import ssl
+
         cafile = str(self._ca_bundle) if self._ca_bundle is not None else None
         # create_default_context loads the system store only when no cafile is given.
         context = ssl.create_default_context(cafile=cafile)
@@ -112,24 +116,34 @@ def _shared_context_connection(context: ssl.SSLContext) -> type[Any]:
 
 # X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH (OpenSSL's x509_vfy.h).
 _NAME_MISMATCH = frozenset({62, 64})
-# Most specific first: SSLCertVerificationError is an SSLError, and both are OSErrors.
-_REASONS: tuple[tuple[type[BaseException], str], ...] = (
-    (ssl.SSLCertVerificationError, "TLS certificate did not verify"),
-    (ssl.SSLError, "TLS handshake failed"),
-    (socket.timeout, "timed out"),
-    (TimeoutError, "timed out"),
-    (ConnectionRefusedError, "connection refused"),
-    (socket.gaierror, "name does not resolve"),
-)
+
+
+@cache
+def _reasons() -> tuple[tuple[type[BaseException], str], ...]:
+    """Most specific first: SSLCertVerificationError is an SSLError, and both are OSErrors.
+    Built on first failure: ssl and socket stay out of the cold start."""
+    import socket
+    import ssl
+
+    return (
+        (ssl.SSLCertVerificationError, "TLS certificate did not verify"),
+        (ssl.SSLError, "TLS handshake failed"),
+        (socket.timeout, "timed out"),
+        (TimeoutError, "timed out"),
+        (ConnectionRefusedError, "connection refused"),
+        (socket.gaierror, "name does not resolve"),
+    )
 
 
 def _reason(exc: BaseException) -> str:
     """The cause by exception type, walking redis-py's wrapping to the socket or TLS error."""
+    import ssl
+
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, ssl.SSLCertVerificationError) and seen.verify_code in _NAME_MISMATCH:
             return "TLS certificate is not for this host name"
-        for kind, reason in _REASONS:
+        for kind, reason in _reasons():
             if isinstance(seen, kind):
                 return reason
         seen = seen.__cause__ or seen.__context__

@@ -151,3 +151,43 @@ def test_scale_figures_are_reported_not_judged() -> None:
 def test_top_level_names_skip_dist_info() -> None:
     names = ["redis/__init__.py", "redis-8.1.0.dist-info/RECORD", "typing_extensions.py"]
     assert top_level(names) == {"redis", "typing_extensions"}
+
+
+class _Raw:
+    """The body botocore reads from a canned HTTP response."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
+
+
+def test_install_counts_calls_of_clients_from_any_session() -> None:
+    # The adapters build their own boto3 sessions: a hook on the default session saw nothing.
+    import boto3
+    from botocore.awsrequest import AWSResponse, HTTPHeaders
+
+    log = CallLog()
+    uninstall = log.install()
+    try:
+        client = boto3.session.Session().client(
+            "secretsmanager",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+    finally:
+        uninstall()
+
+    def answer(request: Any, **_: Any) -> Any:
+        # Answered before anything is sent: no network.
+        return AWSResponse(request.url, 200, HTTPHeaders(), _Raw(b'{"Name": "s"}'))
+
+    client.meta.events.register("before-send", answer)
+    log.start_invocation("createSecret")
+    for _ in range(2):
+        client.describe_secret(SecretId="s")
+    calls = log.per_step()["createSecret"]
+    assert calls.calls["DescribeSecret"] == 2
+    assert calls.repeated["DescribeSecret"] == 1
