@@ -10,8 +10,8 @@
 
 .PHONY: bench bench-quick
 
-bench: install
+bench: install ## the performance figures (about 3 minutes; not in CI)
 	$(PY) -m bench.run
 
-bench-quick: install
+bench-quick: install ## fewer repetitions, to try the scripts (not figures to quote)
 	$(PY) -m bench.run --quick

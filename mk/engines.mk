@@ -12,7 +12,7 @@
 
 BACKPORTS_LIST := /etc/apt/sources.list.d/bookworm-backports.list
 
-valkey-server:
+valkey-server: ## install valkey-server (adds bookworm-backports on bookworm)
 	@command -v valkey-server >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  . /etc/os-release; \
@@ -26,5 +26,5 @@ valkey-server:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$TARGET valkey-server >/dev/null; }
 	@valkey-server --version
 
-integration-valkey: install valkey-server
+integration-valkey: install valkey-server ## the integration tests with every node on valkey-server
 	$(PY) -m pytest tests/integration -q --sandbox-engine=valkey

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import io
@@ -22,7 +23,11 @@ def _fingerprint(password: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    show_logs = "--logs" in argv
+    parser = argparse.ArgumentParser(prog="python -m sandbox.demo", description=__doc__)
+    parser.add_argument(
+        "--logs", action="store_true", help="also print the function's log lines and metrics"
+    )
+    show_logs = parser.parse_args(argv).logs
     if not show_logs:
         # Set before the function's modules are imported: Powertools reads it then.
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")

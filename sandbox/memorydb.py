@@ -1,6 +1,6 @@
 """moto's MemoryDB control plane, made as strict as MemoryDB where rotation depends on it.
 
-What moto 5.2.5 lacks and this adds (DOMAIN.md, "moto"): the passwords themselves; MemoryDB's
+What moto 5.2.5 lacks and this adds (docs/domain.md, "moto"): the passwords themselves; MemoryDB's
 password rules and the limit of two; the `modifying` state after every update, with
 InvalidUserStateFault for updates meanwhile; an immutable `default` user; access-string updates
 that keep the passwords; and propagation of each user's password set to a real redis-server's ACL

@@ -109,9 +109,10 @@ class Sandbox:
         node_lag: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`tls=False` only for tests that must read the RESP bytes (the fault proxy): MemoryDB
-        clusters with password users always speak TLS. `engine` is "redis" or "valkey" (default:
-        $SANDBOX_ENGINE, else redis); `node_lag` spaces the nodes' receipt of a set (topology)."""
+        """`tls=False` gives plaintext nodes that report `TLSEnabled: false` (MemoryDB clusters
+        with password users always speak TLS; the function refuses them). `engine` is "redis" or
+        "valkey" (default: $SANDBOX_ENGINE, else redis); `node_lag` spaces the nodes' receipt of a
+        set (topology)."""
         self.tls_enabled = tls or tls_files is not None
         self._tls_files = tls_files
         self.propagation_delay = propagation_delay

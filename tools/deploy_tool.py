@@ -1,22 +1,25 @@
 """Build and check helpers behind mk/deploy.mk (not a test module: pytest does not collect it).
 
-    python tools/deploy_tool.py requirements       # runtime pins for the artifact
+    python tools/deploy_tool.py prune-runtime-lock FULL LOCK   # `make lock`: the artifact's pins
+    python tools/deploy_tool.py check-locks        # the locks agree with pyproject and each other
+    python tools/deploy_tool.py lock-entry LOCK NAME   # one pin with its hashes (bootstraps uv)
     python tools/deploy_tool.py package DIR        # copy rotation/ into DIR, prune
-    python tools/deploy_tool.py zip DIR ZIP        # reproducible zip, prints its size
+    python tools/deploy_tool.py zip DIR ZIP        # reproducible zip, prints size and sha256
+    python tools/deploy_tool.py same-bytes ZIP ZIP # `make check-reproducible`
     python tools/deploy_tool.py render-build-templates BUILD_DIR
     python tools/deploy_tool.py check-artifact ZIP
     python tools/deploy_tool.py check-templates    # cfn-lint + checkov, raw and translated
     python tools/deploy_tool.py scan-report        # checkov counts with/without skips
 
-`requirements`, `package`, `zip`, `render-build-templates` and `check-artifact` use only the
-standard library and `packaging` (run them with the project's .venv, whose installed versions are
-the tested ones). `check-templates` and `scan-report` need cfn-lint, checkov and
+Every command but the last two uses only the standard library and `packaging` (the project's
+.venv runs them). `check-templates` and `scan-report` need cfn-lint, checkov and
 aws-sam-translator, which live in .venv-deploy so their pins cannot fight the project's.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -36,6 +39,8 @@ TEMPLATE = ROOT / "template.yaml"
 EXAMPLE_STACK = ROOT / "infra" / "example-stack.yaml"
 BAD_TEMPLATE = ROOT / "tests" / "template" / "fixtures" / "bad-template.yaml"
 CHECKS_DIR = ROOT / "build" / "checks"
+RUNTIME_LOCK = ROOT / "requirements" / "runtime.lock.txt"
+DEV_LOCK = ROOT / "requirements" / "dev.lock.txt"
 
 # The Lambda runtime ships these; the artifact must not (they would shadow the runtime's copy).
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
@@ -63,63 +68,144 @@ TRACING_ALLOWED = re.compile(r'(?m)^  TracingEnabled:\n(?:    .*\n)*?    Allowed
 # --- the artifact ------------------------------------------------------------------------------
 
 
-# Marker values of the Lambda runtime (python3.13 on arm64) for the dependency walk below.
-LAMBDA_MARKERS = {
-    "python_version": "3.13",
-    "python_full_version": "3.13.0",
-    "sys_platform": "linux",
-    "platform_system": "Linux",
-    "platform_machine": "aarch64",
-    "os_name": "posix",
-    "implementation_name": "cpython",
-    "platform_python_implementation": "CPython",
-}
+@dataclass(frozen=True)
+class LockEntry:
+    """One pinned distribution of a lock written by `uv pip compile --generate-hashes`."""
+
+    name: str  # canonical
+    version: str
+    hashes: int
+    parents: frozenset[str]  # canonical names; PYPROJECT for a direct dependency
+    text: str  # the entry as uv wrote it (pin, hashes, `# via` comments)
 
 
-def runtime_requirements(pyproject: Path, markers: dict[str, str] | None = None) -> list[str]:
-    """Every distribution the function needs at run time, pinned to the version installed here.
+# How uv names the project in `# via` comments: the entry is a direct dependency.
+PYPROJECT = "(pyproject.toml)"
 
-    Run with the project's .venv, where the tests ran: the artifact then ships exactly the tested
-    versions, the whole dependency closure included (pip installs it with --no-deps). The walk
-    starts at pyproject's runtime dependencies and skips what the Lambda runtime provides.
+
+def canonicalize_name(name: str) -> str:
+    """PEP 503's normalised name (as packaging.utils.canonicalize_name)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
+
+
+def parse_lock(text: str) -> list[LockEntry]:
+    """The entries of a uv lock, in order. A universal lock may pin one name twice (per marker).
+
+    Standard library only: `make install` runs it with a bare venv to bootstrap uv.
     """
-    from importlib.metadata import PackageNotFoundError, distribution
-
-    from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
-
-    environment = {**LAMBDA_MARKERS, **(markers or {})}
-    pins: dict[str, str] = {}
-    pending = [
-        Requirement(spec)
-        for spec in tomllib.loads(pyproject.read_text())["project"]["dependencies"]
-    ]
-    seen: set[tuple[str, frozenset[str]]] = set()
-    while pending:
-        requirement = pending.pop()
-        name = canonicalize_name(requirement.name)
-        key = (name, frozenset(requirement.extras))
-        if name in RUNTIME_PROVIDED or key in seen:
-            continue
-        seen.add(key)
-        try:
-            dist = distribution(requirement.name)
-        except PackageNotFoundError:
-            raise SystemExit(
-                f"{requirement.name} is not installed here: run `make install`"
-            ) from None
-        if not requirement.specifier.contains(dist.version, prereleases=True):
-            raise SystemExit(f"{name}=={dist.version} does not satisfy {requirement}")
-        pins[name] = dist.version
-        for spec in dist.requires or []:
-            dependency = Requirement(spec)
-            wanted = dependency.marker is None or any(
-                dependency.marker.evaluate({**environment, "extra": extra})
-                for extra in (requirement.extras or {""})
+    blocks: list[tuple[re.Match[str], list[str]]] = []
+    for line in text.splitlines():
+        if match := _PIN.match(line):
+            blocks.append((match, [line]))
+        elif blocks and line.startswith("    "):
+            blocks[-1][1].append(line)
+    entries = []
+    for match, block in blocks:
+        parents = set()
+        for line in block[1:]:
+            comment = line.strip().removeprefix("#").strip()
+            if not line.strip().startswith("#"):
+                continue
+            via = comment.removeprefix("via").strip() if comment.startswith("via") else comment
+            if not via or via.startswith("-c ") or via.startswith("-r "):
+                continue  # `# via` alone opens a list; constraint files are not parents
+            parents.add(PYPROJECT if via.endswith(PYPROJECT) else canonicalize_name(via))
+        entries.append(
+            LockEntry(
+                name=canonicalize_name(match.group(1)),
+                version=match.group(2),
+                hashes=sum(line.strip().startswith("--hash=") for line in block),
+                parents=frozenset(parents),
+                text="\n".join(block),
             )
-            if wanted:
-                pending.append(dependency)
-    return [f"{name}=={version}" for name, version in sorted(pins.items())]
+        )
+    return entries
+
+
+RUNTIME_LOCK_HEADER = """\
+# The Lambda artifact's dependencies: Python 3.13 on arm64, exact versions and hashes; `make build`
+# installs exactly these with --no-deps. Written by `make lock`: uv resolves pyproject.toml's
+# dependencies for the Lambda inside requirements/dev.lock.txt's versions (what the tests run
+# with), then tools/deploy_tool.py drops boto3, botocore, s3transfer and what only they need: the
+# Lambda runtime provides them, and a copy here would shadow the runtime's.
+"""
+
+
+def prune_runtime_lock(text: str) -> str:
+    """Keep what the function needs and the Lambda runtime does not provide.
+
+    A distribution stays when pyproject.toml asks for it, or when something that stays needs it;
+    reached only through the runtime-provided packages (urllib3, python-dateutil, six through
+    botocore), it goes.
+    """
+    entries = parse_lock(text)
+    kept: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for entry in entries:
+            if entry.name in RUNTIME_PROVIDED or entry.name in kept:
+                continue
+            if PYPROJECT in entry.parents or entry.parents & kept:
+                kept.add(entry.name)
+                changed = True
+    return RUNTIME_LOCK_HEADER + "".join(
+        entry.text + "\n" for entry in entries if entry.name in kept
+    )
+
+
+def lock_problems(pyproject: Path, runtime_lock: str, dev_lock: str) -> list[str]:
+    """Why the locks cannot be installed as they are: a pin outside pyproject.toml's ranges or
+    missing (pyproject changed, `make lock` did not run), a pin without hashes, a runtime pin the
+    tests did not run with, or a runtime-provided package in the artifact's lock."""
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads(pyproject.read_text())["project"]
+    runtime = {entry.name: entry for entry in parse_lock(runtime_lock)}
+    dev: dict[str, set[str]] = {}
+    problems = []
+    for entry in parse_lock(dev_lock):
+        dev.setdefault(entry.name, set()).add(entry.version)
+        if not entry.hashes:
+            problems.append(f"dev lock: {entry.name} has no hash")
+    extras = project["optional-dependencies"]
+    own_name = canonicalize_name(project["name"])
+
+    def expanded(specs: list[str]) -> list[str]:
+        """An extra may name the project's own extras (`memorydb-rotation[cli]`): their specs."""
+        found = []
+        for spec in specs:
+            requirement = Requirement(spec)
+            if canonicalize_name(requirement.name) == own_name:
+                found += expanded([s for extra in requirement.extras for s in extras[extra]])
+            else:
+                found.append(spec)
+        return found
+
+    wanted = [
+        ("runtime", runtime_spec, {name: {e.version} for name, e in runtime.items()})
+        for runtime_spec in project["dependencies"]
+    ] + [("dev", spec, dev) for spec in expanded([*project["dependencies"], *extras["dev"]])]
+    for lock_name, spec, pins in wanted:
+        requirement = Requirement(spec)
+        versions = pins.get(canonicalize_name(requirement.name), set())
+        if not any(requirement.specifier.contains(v, prereleases=True) for v in versions):
+            found = ", ".join(sorted(versions)) or "nothing"
+            problems.append(f"{lock_name} lock: {spec} is not met ({found}); run `make lock`")
+    for entry in runtime.values():
+        if entry.name in RUNTIME_PROVIDED:
+            problems.append(f"runtime lock: {entry.name} is provided by the Lambda runtime")
+        if not entry.hashes:
+            problems.append(f"runtime lock: {entry.name} has no hash")
+        if entry.version not in dev.get(entry.name, set()):
+            problems.append(
+                f"runtime lock: {entry.name}=={entry.version} is not what the tests run with "
+                f"(dev lock: {', '.join(sorted(dev.get(entry.name, set()))) or 'absent'})"
+            )
+    return problems
 
 
 def package(source: Path, target: Path) -> None:
@@ -131,6 +217,12 @@ def package(source: Path, target: Path) -> None:
         for path in target.glob(f"{name}-*.dist-info"):
             shutil.rmtree(path)
     shutil.rmtree(target / "bin", ignore_errors=True)
+    # pip rewrites a console script's shebang to the installing interpreter's absolute path and
+    # records the script's hash in RECORD: a line about a file that does not ship, which made the
+    # zip depend on where the build's virtualenv lives.
+    for record in target.glob("*.dist-info/RECORD"):
+        lines = record.read_text().splitlines(keepends=True)
+        record.write_text("".join(line for line in lines if not line.startswith("../")))
     destination = target / source.name
     if destination.exists():
         shutil.rmtree(destination)
@@ -219,6 +311,10 @@ def _in_pycache(name: str) -> bool:
 
 def describe_size(size: int) -> str:
     return f"{size} bytes ({size / 1024 / 1024:.2f} MiB)"
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 # --- translation -------------------------------------------------------------------------------
@@ -482,7 +578,16 @@ def scan_report() -> int:
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("requirements")
+    prune = commands.add_parser("prune-runtime-lock")
+    prune.add_argument("full", type=Path)
+    prune.add_argument("lock", type=Path)
+    commands.add_parser("check-locks")
+    entry_cmd = commands.add_parser("lock-entry")
+    entry_cmd.add_argument("lock", type=Path)
+    entry_cmd.add_argument("name")
+    same = commands.add_parser("same-bytes")
+    same.add_argument("first", type=Path)
+    same.add_argument("second", type=Path)
     package_cmd = commands.add_parser("package")
     package_cmd.add_argument("target", type=Path)
     zip_cmd = commands.add_parser("zip")
@@ -496,26 +601,43 @@ def main(argv: Iterable[str] | None = None) -> int:
     commands.add_parser("scan-report")
     args = parser.parse_args(None if argv is None else list(argv))
 
-    if args.command == "requirements":
-        print("\n".join(runtime_requirements(ROOT / "pyproject.toml")))
+    problems: list[str] = []
+    if args.command == "prune-runtime-lock":
+        args.lock.write_text(prune_runtime_lock(args.full.read_text()))
+    elif args.command == "check-locks":
+        problems = lock_problems(
+            ROOT / "pyproject.toml", RUNTIME_LOCK.read_text(), DEV_LOCK.read_text()
+        )
+    elif args.command == "lock-entry":
+        found = [e.text for e in parse_lock(args.lock.read_text()) if e.name == args.name]
+        if len(found) == 1:
+            print(found[0].rstrip(" \\"))
+        else:
+            problems = [f"{args.lock}: {len(found)} entries for {args.name}, expected one"]
+    elif args.command == "same-bytes":
+        first, second = sha256(args.first), sha256(args.second)
+        print(f"reproducible: {first} {args.first}")
+        print(f"reproducible: {second} {args.second}")
+        if first != second:
+            problems = ["reproducible: FAILED, two builds of one tree differ"]
     elif args.command == "package":
         package(ROOT / "rotation", args.target)
     elif args.command == "zip":
-        print(f"artifact: {args.archive} {describe_size(write_zip(args.source, args.archive))}")
+        size = write_zip(args.source, args.archive)
+        print(f"artifact: {args.archive} {describe_size(size)} sha256 {sha256(args.archive)}")
     elif args.command == "render-build-templates":
         render_build_templates(args.build_dir)
     elif args.command == "check-artifact":
-        problems = artifact_problems(args.archive, TEMPLATE.read_text())
-        for problem in problems:
-            print(f"artifact: {problem}")
-        if problems:
-            return 1
-        print(f"artifact: {args.archive} ok, {describe_size(args.archive.stat().st_size)}")
+        problems = [f"artifact: {p}" for p in artifact_problems(args.archive, TEMPLATE.read_text())]
+        if not problems:
+            print(f"artifact: {args.archive} ok, {describe_size(args.archive.stat().st_size)}")
     elif args.command == "check-templates":
         return check_templates()
     elif args.command == "scan-report":
         return scan_report()
-    return 0
+    for problem in problems:
+        print(problem)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

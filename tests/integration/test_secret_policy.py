@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from cli.secret_policy import check_secret_policy, recommended_policy
 from sandbox import Sandbox
-from tools.secret_policy import check_secret_policy, recommended_policy
 
 pytestmark = pytest.mark.integration
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -85,32 +86,126 @@ def test_the_x_ray_sdk_is_needed_only_while_tracing_can_be_enabled(tmp_path: Pat
     assert deploy_tool.artifact_problems(archive, without_tracing) == []
 
 
-def test_the_requirements_pin_the_tested_closure_without_boto3() -> None:
+FULL_LOCK = """\
+aws-lambda-powertools==3.0.0 \\
+    --hash=sha256:aa
+    # via memorydb-rotation (pyproject.toml)
+aws-xray-sdk==2.15.0 \\
+    --hash=sha256:bb
+    # via
+    #   -c requirements/dev.lock.txt
+    #   aws-lambda-powertools
+botocore==1.44.8 \\
+    --hash=sha256:cc
+    # via aws-xray-sdk
+jmespath==1.1.0 \\
+    --hash=sha256:dd
+    # via
+    #   aws-lambda-powertools
+    #   botocore
+python-dateutil==2.9.0.post0 \\
+    --hash=sha256:ee
+    # via botocore
+six==1.17.0 \\
+    --hash=sha256:ff
+    # via python-dateutil
+urllib3==2.8.0 \\
+    --hash=sha256:11
+    # via botocore
+wrapt==2.5.2 \\
+    --hash=sha256:22
+    # via aws-xray-sdk
+"""
+
+
+def _names(lock: str) -> list[str]:
+    return [entry.name for entry in deploy_tool.parse_lock(lock)]
+
+
+def test_the_runtime_lock_leaves_out_what_only_the_runtime_provided_packages_need() -> None:
+    pruned = deploy_tool.prune_runtime_lock(FULL_LOCK)
+
+    # jmespath stays: powertools needs it too. dateutil, six and urllib3 come only via botocore.
+    assert _names(pruned) == ["aws-lambda-powertools", "aws-xray-sdk", "jmespath", "wrapt"]
+    assert "--hash=sha256:22" in pruned
+    assert "--hash=sha256:cc" not in pruned
+
+
+def test_the_committed_locks_agree_with_pyproject_and_each_other() -> None:
+    runtime = deploy_tool.parse_lock(deploy_tool.RUNTIME_LOCK.read_text())
+
+    assert (
+        deploy_tool.lock_problems(
+            ROOT / "pyproject.toml",
+            deploy_tool.RUNTIME_LOCK.read_text(),
+            deploy_tool.DEV_LOCK.read_text(),
+        )
+        == []
+    )
+    assert {"aws-lambda-powertools", "aws-xray-sdk", "pydantic", "pydantic-core", "redis"} <= {
+        entry.name for entry in runtime
+    }
+    assert not {"boto3", "botocore", "s3transfer", "urllib3"} & {entry.name for entry in runtime}
+
+
+def test_the_tests_run_with_the_versions_the_artifact_ships() -> None:
     from importlib.metadata import version
 
-    pins = dict(
-        line.split("==") for line in deploy_tool.runtime_requirements(ROOT / "pyproject.toml")
-    )
+    runtime = deploy_tool.parse_lock(deploy_tool.RUNTIME_LOCK.read_text())
 
-    assert {"aws-lambda-powertools", "pydantic", "pydantic-core", "redis"} <= set(pins)
-    assert pins["pydantic-core"] == version("pydantic-core")
-    assert pins["pydantic"] == version("pydantic")
-    assert not {"boto3", "botocore", "s3transfer"} & set(pins)
+    assert runtime
+    assert {entry.name: entry.version for entry in runtime} == {
+        entry.name: version(entry.name) for entry in runtime
+    }
 
 
-def test_the_requirements_follow_extras_but_not_the_runtime_provided(tmp_path: Path) -> None:
+def test_botocore_is_pinned_exactly_for_the_fault_campaign() -> None:
+    from importlib.metadata import version
+
+    dev = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+
+    assert f"botocore=={version('botocore')}" in dev["dev"]
+
+
+@pytest.mark.parametrize(
+    ("lock", "old", "new", "problem"),
+    [
+        ("runtime", "redis==", "redis==0.0.", "redis"),
+        ("runtime", "pydantic-core==", "pydantic-core==9", "not what the tests run with"),
+        ("runtime", "    --hash=sha256:", "    # hash removed ", "has no hash"),
+        ("runtime", "wrapt==", "botocore==", "provided by the Lambda runtime"),
+        ("dev", "moto==", "moto==4.0.0 ; python_version < '3'\nnot-moto==", "moto"),
+        ("dev", "    --hash=sha256:", "    # hash removed ", "has no hash"),
+    ],
+)
+def test_a_stale_or_wrong_lock_is_caught(lock: str, old: str, new: str, problem: str) -> None:
+    texts = {
+        "runtime": deploy_tool.RUNTIME_LOCK.read_text(),
+        "dev": deploy_tool.DEV_LOCK.read_text(),
+    }
+    assert old in texts[lock]
+    texts[lock] = texts[lock].replace(old, new)
+
+    problems = deploy_tool.lock_problems(ROOT / "pyproject.toml", texts["runtime"], texts["dev"])
+
+    assert any(problem in message for message in problems), problems
+
+
+def test_a_dependency_added_without_make_lock_is_caught(tmp_path: Path) -> None:
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text(
-        '[project]\nname = "x"\nversion = "0"\n'
-        'dependencies = ["aws-lambda-powertools[tracer]>=3,<4", "boto3"]\n'
+        (ROOT / "pyproject.toml")
+        .read_text()
+        .replace("dev = [\n", 'dev = [\n    "a-package-nobody-locked>=1",\n', 1)
     )
 
-    pins = dict(line.split("==") for line in deploy_tool.runtime_requirements(pyproject))
+    problems = deploy_tool.lock_problems(
+        pyproject, deploy_tool.RUNTIME_LOCK.read_text(), deploy_tool.DEV_LOCK.read_text()
+    )
 
-    assert "aws-xray-sdk" in pins
-    assert "wrapt" in pins
-    assert "botocore" not in pins
-    assert "boto3" not in pins
+    assert problems == [
+        "dev lock: a-package-nobody-locked>=1 is not met (nothing); run `make lock`"
+    ]
 
 
 def test_the_zip_is_reproducible(tmp_path: Path) -> None:
@@ -133,16 +228,22 @@ def test_package_copies_the_code_and_prunes_what_must_not_ship(tmp_path: Path) -
     (source / "handler.py").write_text("")
     (source / "__pycache__" / "handler.cpython-311.pyc").write_text("")
     target = tmp_path / "package"
-    for name in ("botocore", "boto3-1.0.dist-info", "bin", "redis/__pycache__"):
+    for name in ("botocore", "boto3-1.0.dist-info", "bin", "redis/__pycache__", "jp.dist-info"):
         (target / name).mkdir(parents=True)
+    (target / "jp.dist-info" / "RECORD").write_text(
+        "../../bin/jp.py,sha256=depends-on-the-venv-path,1714\njp/__init__.py,sha256=x,1\n"
+    )
 
     deploy_tool.package(source, target)
 
     assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*")) == [
+        "jp.dist-info",
+        "jp.dist-info/RECORD",
         "redis",
         "rotation",
         "rotation/handler.py",
     ]
+    assert (target / "jp.dist-info" / "RECORD").read_text() == "jp/__init__.py,sha256=x,1\n"
 
 
 def test_the_build_templates_point_at_the_artifact(tmp_path: Path) -> None:
@@ -181,3 +282,4 @@ def test_make_test_runs_the_template_checks() -> None:
 
     assert re.search(r"(?m)^TEST_EXTRA_TARGETS \+= .*\bcheck-templates\b", makefile)
     assert re.search(r"(?m)^TEST_EXTRA_TARGETS \+= .*\bcheck-artifact\b", makefile)
+    assert re.search(r"(?m)^TEST_EXTRA_TARGETS \+= .*\bcheck-reproducible\b", makefile)

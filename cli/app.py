@@ -1,0 +1,202 @@
+"""The `memorydb-rotation` console script: status, rotate, repair, doctor.
+
+Exit codes: 0 healthy / done; 1 a problem found or the action failed; 2 usage or access errors.
+`--json` prints one JSON document on stdout and nothing else there (schemas: docs/operate.md).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cli import render
+from cli.aws import Aws, CliError
+from cli.render import Output
+from cli.state import Inspector
+
+app = typer.Typer(
+    name="memorydb-rotation",
+    help="Inspect, rotate, repair and check a MemoryDB user's rotated secret.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+SecretArg = Annotated[str, typer.Argument(help="The secret's name or ARN.", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON document on stdout, nothing else.")]
+ProfileOpt = Annotated[
+    str | None, typer.Option("--profile", envvar="AWS_PROFILE", help="AWS profile.")
+]
+RegionOpt = Annotated[str | None, typer.Option("--region", envvar="AWS_REGION", help="AWS region.")]
+CaOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca-bundle",
+        envvar="MEMORYDB_ROTATION_CA_BUNDLE",
+        help="PEM bundle that alone verifies the nodes' certificates (default: the system store).",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+TimeoutOpt = Annotated[
+    float, typer.Option("--connect-timeout", help="Seconds per node connection.", min=0.1)
+]
+StaleOpt = Annotated[
+    float,
+    typer.Option(
+        "--stale-after",
+        help="Seconds after which an AWSPENDING on another version is a failed rotation.",
+        min=0,
+    ),
+]
+
+ACCESS = 2
+
+
+def _run(command: str, json_mode: bool, body: Callable[[Output], int]) -> None:
+    out = Output(json_mode=json_mode)
+    try:
+        code = body(out)
+    except CliError as exc:
+        if json_mode:
+            out.document({"command": command, "error": str(exc), "exit_code": ACCESS})
+        else:
+            typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(ACCESS) from None
+    raise typer.Exit(code)
+
+
+def _inspector(profile: str | None, region: str | None) -> Inspector:
+    return Inspector(Aws.from_chain(profile=profile, region=region))
+
+
+@app.command()
+def status(
+    secret: SecretArg,
+    probe: Annotated[
+        bool, typer.Option("--probe", help="Connect: which labelled password works on each node.")
+    ] = False,
+    json_: JsonOpt = False,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    ca_bundle: CaOpt = None,
+    connect_timeout: TimeoutOpt = 5.0,
+    stale_after: StaleOpt = 3600.0,
+) -> None:
+    """Rotation settings, versions and labels, the user, its clusters and nodes, one verdict."""
+    from cli import status as status_command
+
+    def body(out: Output) -> int:
+        inspector = _inspector(profile, region)
+        verifier = status_command.make_verifier(ca_bundle, connect_timeout) if probe else None
+        doc = status_command.run(
+            inspector, secret, probe_with=verifier, timeout=connect_timeout, stale_after=stale_after
+        )
+        _emit(out, doc, render.status)
+        return int(doc["exit_code"])
+
+    _run("status", json_, body)
+
+
+@app.command()
+def rotate(
+    secret: SecretArg,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Show each step until the rotation ends.")
+    ] = False,
+    json_: JsonOpt = False,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds --follow waits at most.", min=1)
+    ] = 1800.0,
+) -> None:
+    """Start a rotation (RotateSecret); with --follow, watch it to the end."""
+    from cli import rotate as rotate_command
+
+    def body(out: Output) -> int:
+        aws = Aws.from_chain(profile=profile, region=region)
+        doc = rotate_command.run(aws, secret, follow=follow, timeout=timeout, out=out)
+        _emit(out, doc, rotate_command.render)
+        return int(doc["exit_code"])
+
+    _run("rotate", json_, body)
+
+
+@app.command()
+def repair(
+    secret: SecretArg,
+    apply: Annotated[bool, typer.Option("--apply", help="Do what the plan says.")] = False,
+    json_: JsonOpt = False,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    ca_bundle: CaOpt = None,
+    connect_timeout: TimeoutOpt = 5.0,
+    stale_after: StaleOpt = 3600.0,
+) -> None:
+    """Explain what is wrong and what would make it safe; act only with --apply."""
+    from cli import repair as repair_command
+    from cli import status as status_command
+
+    def body(out: Output) -> int:
+        inspector = _inspector(profile, region)
+        verifier = status_command.make_verifier(ca_bundle, connect_timeout)
+        doc = repair_command.run(
+            inspector,
+            secret,
+            verifier=verifier,
+            apply=apply,
+            timeout=connect_timeout,
+            stale_after=stale_after,
+        )
+        _emit(out, doc, render.repair)
+        return int(doc["exit_code"])
+
+    _run("repair", json_, body)
+
+
+@app.command()
+def doctor(
+    secret: SecretArg,
+    function: Annotated[
+        str | None,
+        typer.Option("--function", help="The rotation function (default: the secret's)."),
+    ] = None,
+    json_: JsonOpt = False,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+) -> None:
+    """Read-only pre-flight checklist, with a fix for every failure."""
+    from cli import doctor as doctor_command
+
+    def body(out: Output) -> int:
+        inspector = _inspector(profile, region)
+        doc = doctor_command.run(inspector, secret, function=function)
+        _emit(out, doc, render.doctor)
+        return int(doc["exit_code"])
+
+    _run("doctor", json_, body)
+
+
+def _emit(out: Output, doc: dict[str, Any], text: Callable[[Output, dict[str, Any]], None]) -> None:
+    if out.json_mode:
+        out.document(doc)
+    else:
+        text(out, doc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The console script; returns the exit code when called from Python (the demo does)."""
+    try:
+        app(args=argv, prog_name="memorydb-rotation", standalone_mode=True)
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,726 @@
+"""`doctor`: a read-only pre-flight checklist for one secret and its rotation function.
+
+Each check answers pass, fail (with the fix) or cannot-check (with the call that could not be made
+and why). A check never passes when it could not look. The AWS calls, per check:
+
+| check | calls |
+| --- | --- |
+| secret-document | secretsmanager DescribeSecret, ListSecretVersionIds, GetSecretValue |
+| user-exists, user-password, user-not-default | memorydb DescribeUsers |
+| user-clusters, secret-host | memorydb DescribeACLs, DescribeClusters(ShowShardDetails) |
+| one-secret-per-user | memorydb ListTags (owner tag); secretsmanager ListSecrets, GetSecretValue |
+| rotation-function | (DescribeSecret) |
+| function-settings, function-timeout | lambda GetFunctionConfiguration |
+| network-cluster-port | ec2 DescribeSubnets, DescribeSecurityGroups (+ memorydb DescribeClusters) |
+| network-aws-apis | ec2 DescribeVpcEndpoints, DescribeRouteTables |
+| role-permissions | iam SimulatePrincipalPolicy |
+| kms-key | kms DescribeKey, GetKeyPolicy; iam SimulatePrincipalPolicy |
+| secret-resource-policy | secretsmanager GetResourcePolicy |
+| failure-alarm | cloudwatch DescribeAlarmsForMetric |
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from cli.aws import aws_errors, describe_failure
+from cli.state import Function, Inspection, Inspector, function_name
+from rotation.adapters.memorydb import OWNER_TAG
+from rotation.errors import RotationError
+from rotation.models import AWSCURRENT, Credentials
+
+PASS, FAIL, CANNOT = "pass", "fail", "cannot-check"
+
+# What the function calls on the secret and the user (rotation/adapters/*), checked with
+# iam:SimulatePrincipalPolicy against the function's role.
+SECRET_ACTIONS = (
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:UpdateSecretVersionStage",
+)
+USER_ACTIONS = (
+    "memorydb:DescribeUsers",
+    "memorydb:UpdateUser",
+    "memorydb:ListTags",
+    "memorydb:TagResource",
+)
+TOPOLOGY_ACTIONS = ("memorydb:DescribeACLs", "memorydb:DescribeClusters")
+# Reading every rotated secret's value to find duplicates is bounded.
+MAX_SECRETS_COMPARED = 200
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    title: str
+    result: str
+    detail: str
+    fix: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "result": self.result,
+            "detail": self.detail,
+            "fix": self.fix,
+        }
+
+
+class CannotCheckError(Exception):
+    """A read the check needs was refused or failed; the message says which and why."""
+
+
+def _call(what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+
+    try:
+        return fn(**kwargs)
+    except aws_errors() as exc:
+        raise CannotCheckError(describe_failure(exc, what)) from None
+
+
+class Doctor:
+    def __init__(self, inspector: Inspector, inspection: Inspection, function_arg: str | None):
+        self.inspector = inspector
+        self.aws = inspector.aws
+        self.inspection = inspection
+        self.function_arg = function_arg
+        self.function: Function | None = None
+        self.function_problem: str | None = None
+
+    # -- the whole checklist ----------------------------------------------------------------------
+
+    def _load_function(self) -> None:
+        if self.function is not None or self.function_problem is not None:
+            return
+        target = self.function_arg or self.inspection.secret.function_arn
+        if target:
+            unknown: list[Any] = []
+            self.function = self.inspector.function(target, unknown)
+            if unknown:
+                self.function_problem = unknown[0].why
+        else:
+            self.function_problem = "no function given and none attached to the secret"
+
+    def checks(self, only: Iterable[str] | None = None) -> list[Check]:
+        """Every check in order (or only those named), each pass, fail or cannot-check."""
+        self._load_function()
+        wanted = set(only) if only is not None else None
+        runs: list[tuple[str, str, Callable[[], Check]]] = [
+            ("secret-document", "the secret's document", self.secret_document),
+            ("user-exists", "the user exists", self.user_exists),
+            ("user-password", "the user authenticates with passwords", self.user_password),
+            ("user-not-default", "the user is not 'default'", self.user_not_default),
+            ("user-clusters", "the user is in an ACL with clusters", self.user_clusters),
+            ("secret-host", "the secret's host is one of the user's clusters", self.secret_host),
+            ("one-secret-per-user", "one secret per user", self.one_secret_per_user),
+            ("rotation-function", "rotation points at the function", self.rotation_function),
+            ("function-settings", "the function's settings allow the user", self.function_settings),
+            ("function-timeout", "the function's timeout covers its waits", self.function_timeout),
+            ("network-cluster-port", "the function reaches the cluster port", self.network_port),
+            ("network-aws-apis", "the function reaches the two AWS APIs", self.network_apis),
+            ("role-permissions", "the role may make every call", self.role_permissions),
+            ("kms-key", "the role may decrypt the secret's key", self.kms_key),
+            ("secret-resource-policy", "who may write versions is limited", self.resource_policy),
+            ("failure-alarm", "an alarm on rotation failures", self.failure_alarm),
+        ]
+        results = []
+        for check_id, title, run in runs:
+            if wanted is not None and check_id not in wanted:
+                continue
+            try:
+                check = run()
+            except CannotCheckError as exc:
+                check = Check(check_id, title, CANNOT, str(exc))
+            results.append(Check(check_id, title, check.result, check.detail, check.fix))
+        return results
+
+    # -- the secret and the user ------------------------------------------------------------------
+
+    @property
+    def current(self) -> Credentials | None:
+        return self.inspection.secret.current
+
+    def secret_document(self) -> Check:
+        version = self.inspection.secret.holder(AWSCURRENT)
+        if version is None:
+            return _fail("no version is labelled AWSCURRENT", "put the documented JSON document")
+        if version.credentials is not None:
+            return _pass(
+                f"AWSCURRENT is a MemoryDB credential for '{version.credentials.username}'"
+            )
+        if version.problem and "access denied" in version.problem:
+            raise CannotCheckError(version.problem)
+        return _fail(
+            str(version.problem),
+            "store the documented document (username, password, host, port, ssl; README, "
+            "'The secret') with aws secretsmanager put-secret-value",
+        )
+
+    def _user(self) -> Any:
+        if self.current is None:
+            raise CannotCheckError("the secret's document names no user")
+        if self.inspection.user is None:
+            problem = self.inspection.user_problem or "DescribeUsers failed"
+            if "no MemoryDB user" in problem:
+                return None
+            raise CannotCheckError(problem)
+        return self.inspection.user
+
+    def user_exists(self) -> Check:
+        user, current = self._user(), self.current
+        if user is None and current is not None:
+            return _fail(
+                f"there is no MemoryDB user '{current.username}'",
+                "create the user (aws memorydb create-user) or fix 'username' in the secret",
+            )
+        return _pass(f"user '{user.name}' is {user.status}, PasswordCount {user.password_count}")
+
+    def user_password(self) -> Check:
+        user = self._user()
+        if user is None:
+            raise CannotCheckError("there is no such user")
+        if user.auth_type != "password":
+            return _fail(
+                f"the user authenticates with '{user.auth_type}'",
+                "rotate only password users; IAM users need no rotation",
+            )
+        return _pass("Authentication.Type is password")
+
+    def user_not_default(self) -> Check:
+        if self.current is None:
+            raise CannotCheckError("the secret's document names no user")
+        if self.current.username == "default":
+            return _fail("the secret names the 'default' user", "use a user of your own")
+        return _pass(f"'{self.current.username}'")
+
+    def user_clusters(self) -> Check:
+        user = self._user()
+        if user is None:
+            raise CannotCheckError("there is no such user")
+        topology = self.inspection.topology
+        if topology is None:
+            problem = self.inspection.topology_problem or "no cluster"
+            if "access denied" in problem or "failed" in problem:
+                raise CannotCheckError(problem)
+            return _fail(
+                problem,
+                "add the user to an ACL (aws memorydb update-acl --user-names-to-add) that a "
+                "cluster uses",
+            )
+        clusters = ", ".join(c.name for c in topology.clusters)
+        return _pass(
+            f"ACLs {', '.join(topology.acls)}; clusters {clusters}; {len(topology.nodes)} node(s)"
+        )
+
+    def secret_host(self) -> Check:
+        current, topology = self.current, self.inspection.topology
+        if current is None or topology is None:
+            raise CannotCheckError("needs the secret's document and the user's clusters")
+        if current.host is None:
+            return _pass("no host in the secret: the function uses the discovered endpoints")
+        cluster = topology.cluster_serving(current.host, current.port)
+        if cluster is not None:
+            if current.ssl != cluster.tls:
+                return _fail(
+                    f"'ssl' is {str(current.ssl).lower()} but cluster {cluster.name} "
+                    f"has TLSEnabled {str(cluster.tls).lower()}",
+                    "set 'ssl' to match the cluster",
+                )
+            return _pass(f"'host' and 'port' are an endpoint of cluster {cluster.name}")
+        return _fail(
+            "'host'/'port' is not an endpoint of any cluster the user is in",
+            "set 'host' to the cluster endpoint (or remove it): "
+            + ", ".join(f"{c.endpoint.host}:{c.endpoint.port}" for c in topology.clusters),
+        )
+
+    def one_secret_per_user(self) -> Check:
+        current = self.current
+        if current is None:
+            raise CannotCheckError("the secret's document names no user")
+        user = self._user()
+        if user is not None:
+            try:
+                owner = self.inspector.directory.owner(user)
+            except RotationError as exc:
+                raise CannotCheckError(str(exc)) from None
+            if owner is not None and owner != self.inspection.secret.arn:
+                return _fail(
+                    f"the user's owner tag ({OWNER_TAG}) names another secret: {owner}",
+                    "keep one secret per user: rotate the user through that secret, or remove "
+                    "the tag (aws memorydb untag-resource) once that secret no longer rotates it",
+                )
+        sm = self.aws.client("secretsmanager")
+        paginator = sm.get_paginator("list_secrets")
+        pages = _call("ListSecrets", lambda: list(paginator.paginate()))
+        candidates = [
+            s
+            for page in pages
+            for s in page.get("SecretList", [])
+            if s.get("RotationEnabled") and s.get("ARN") != self.inspection.secret.arn
+        ][:MAX_SECRETS_COMPARED]
+        same: list[str] = []
+        for candidate in candidates:
+            response = _call(
+                "GetSecretValue",
+                sm.get_secret_value,
+                SecretId=candidate["ARN"],
+                VersionStage=AWSCURRENT,
+            )
+            try:
+                other = Credentials.parse(response.get("SecretString") or "")
+            except RotationError:
+                continue
+            if other.username == current.username:
+                same.append(candidate.get("Name", candidate["ARN"]))
+        if same:
+            return _fail(
+                f"other secrets with rotation on hold user '{current.username}': "
+                + ", ".join(same),
+                "keep one secret per user: each rotation replaces the user's whole password set "
+                "and breaks the other secret",
+            )
+        return _pass(f"no other secret with rotation on holds this user ({len(candidates)} read)")
+
+    # -- the function -------------------------------------------------------------------------
+
+    def _function(self) -> Function:
+        if self.function is None:
+            raise CannotCheckError(self.function_problem or "the function could not be read")
+        return self.function
+
+    def rotation_function(self) -> Check:
+        secret = self.inspection.secret
+        if not secret.rotation_enabled or not secret.function_arn:
+            return _fail(
+                "rotation is not enabled on the secret",
+                f"aws secretsmanager rotate-secret --secret-id {secret.name} "
+                "--rotation-lambda-arn <RotationFunctionArn> --rotation-rules "
+                '\'{"ScheduleExpression": "rate(30 days)"}\'',
+            )
+        if self.function_arg and function_name(self.function_arg) != function_name(
+            secret.function_arn
+        ):
+            return _fail(
+                f"rotation runs {secret.function_arn}, not {self.function_arg}",
+                "attach the intended function with aws secretsmanager rotate-secret "
+                "--rotation-lambda-arn",
+            )
+        self._function()
+        return _pass(f"rotation enabled with {secret.function_arn}")
+
+    def _settings(self) -> Any:
+        from rotation.settings import Settings
+
+        return Settings.from_env(self._function().environment)
+
+    def function_settings(self) -> Check:
+        try:
+            settings = self._settings()
+        except RotationError as exc:
+            return _fail(str(exc), "fix the function's environment variables (template parameters)")
+        current = self.current
+        if current is None:
+            raise CannotCheckError("the secret's document names no user")
+        if settings.allowed_users is not None and current.username not in settings.allowed_users:
+            return _fail(
+                f"ROTATION_ALLOWED_USERS does not include '{current.username}'",
+                "add the user to the template's RotatableUsers parameter and redeploy",
+            )
+        return _pass(
+            f"settings valid; OLD_PASSWORD_POLICY {settings.old_password_policy}; "
+            "the user is allowed"
+        )
+
+    def function_timeout(self) -> Check:
+        from rotation.composition import Service
+
+        function = self._function()
+        try:
+            settings = self._settings()
+        except RotationError as exc:
+            raise CannotCheckError(f"the settings are invalid: {exc}") from None
+        # The function's own budget: the Lambda's time less the reserve its last calls need.
+        budget = Service(settings, None, None).time_left(function.timeout * 1000)  # type: ignore[arg-type]
+        if budget < settings.wait_timeout_seconds:
+            return _fail(
+                f"Timeout {function.timeout} s leaves {budget:.0f} s to wait, less than "
+                f"WAIT_TIMEOUT_SECONDS {settings.wait_timeout_seconds:.0f}",
+                "raise the function's Timeout (the template uses 900) or lower "
+                "WAIT_TIMEOUT_SECONDS",
+            )
+        return _pass(
+            f"Timeout {function.timeout} s covers WAIT_TIMEOUT_SECONDS "
+            f"{settings.wait_timeout_seconds:.0f} plus the reserve"
+        )
+
+    # -- the network --------------------------------------------------------------------------
+
+    def _vpc(self) -> tuple[str, list[str], list[str]] | None:
+        vpc = self._function().vpc
+        subnets, groups = list(vpc.get("SubnetIds") or []), list(vpc.get("SecurityGroupIds") or [])
+        if not subnets:
+            return None
+        return str(vpc.get("VpcId", "")), subnets, groups
+
+    def network_port(self) -> Check:
+        placement = self._vpc()
+        if placement is None:
+            return _fail(
+                "the function is not in a VPC, and MemoryDB clusters are reachable only inside one",
+                "deploy with SubnetIds and SecurityGroupIds",
+            )
+        _vpc_id, subnets, function_groups = placement
+        topology = self.inspection.topology
+        if topology is None:
+            raise CannotCheckError("the user's clusters are unknown")
+        ec2 = self.aws.client("ec2")
+        memorydb = self.aws.client("memorydb")
+        subnet_cidrs = [
+            s["CidrBlock"]
+            for s in _call("DescribeSubnets", ec2.describe_subnets, SubnetIds=subnets)["Subnets"]
+        ]
+        function_sgs = _call(
+            "DescribeSecurityGroups", ec2.describe_security_groups, GroupIds=function_groups
+        )["SecurityGroups"]
+        problems = []
+        for cluster in topology.clusters:
+            described = _call(
+                "DescribeClusters", memorydb.describe_clusters, ClusterName=cluster.name
+            )["Clusters"][0]
+            cluster_groups = [g["SecurityGroupId"] for g in described.get("SecurityGroups", [])]
+            if not cluster_groups:
+                raise CannotCheckError(f"cluster {cluster.name} reports no security groups")
+            cluster_sgs = _call(
+                "DescribeSecurityGroups", ec2.describe_security_groups, GroupIds=cluster_groups
+            )["SecurityGroups"]
+            port = cluster.endpoint.port
+            ingress = any(
+                _admits(rule, port, function_groups, subnet_cidrs)
+                for sg in cluster_sgs
+                for rule in sg.get("IpPermissions", [])
+            )
+            cluster_cidrs = ["0.0.0.0/0"]  # egress to a group or to any address
+            egress = any(
+                _admits(rule, port, cluster_groups, cluster_cidrs, egress=True)
+                for sg in function_sgs
+                for rule in sg.get("IpPermissionsEgress", [])
+            )
+            if not ingress:
+                problems.append(
+                    f"cluster {cluster.name}'s security groups do not admit the function on {port}"
+                )
+            if not egress:
+                problems.append(f"the function's security groups do not allow egress to {port}")
+        if problems:
+            return _fail(
+                "; ".join(problems),
+                "allow TCP on the cluster port from the function's security group in the "
+                "cluster's security group (and egress from the function's)",
+            )
+        return _pass(f"security groups admit the function on {len(topology.clusters)} cluster(s)")
+
+    def network_apis(self) -> Check:
+        placement = self._vpc()
+        if placement is None:
+            return _pass("the function is outside a VPC: it reaches the public AWS APIs")
+        vpc_id, subnets, _groups = placement
+        ec2 = self.aws.client("ec2")
+        region = self.aws.region
+        if not vpc_id:
+            vpc_id = _call("DescribeSubnets", ec2.describe_subnets, SubnetIds=subnets)["Subnets"][
+                0
+            ]["VpcId"]
+        endpoints = _call(
+            "DescribeVpcEndpoints",
+            ec2.describe_vpc_endpoints,
+            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}],
+        )["VpcEndpoints"]
+        private = {
+            e["ServiceName"]
+            for e in endpoints
+            if e.get("VpcEndpointType") == "Interface"
+            and e.get("PrivateDnsEnabled")
+            and e.get("State", "available").lower() == "available"
+        }
+        wanted = {
+            f"com.amazonaws.{region}.secretsmanager": "Secrets Manager",
+            f"com.amazonaws.{region}.memory-db": "MemoryDB",
+            f"com.amazonaws.{region}.memorydb": "MemoryDB",
+        }
+        reached = {label for service, label in wanted.items() if service in private}
+        if {"Secrets Manager", "MemoryDB"} <= reached:
+            return _pass("interface endpoints with private DNS for Secrets Manager and MemoryDB")
+        tables = _call(
+            "DescribeRouteTables",
+            ec2.describe_route_tables,
+            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}],
+        )["RouteTables"]
+        if all(_nat_route(_table_for(tables, subnet)) for subnet in subnets):
+            return _pass("every subnet of the function routes 0.0.0.0/0 to a NAT gateway")
+        missing = sorted({"Secrets Manager", "MemoryDB"} - reached)
+        return _fail(
+            f"no interface endpoint for {', '.join(missing)} and no NAT route from every subnet",
+            "create interface endpoints com.amazonaws.REGION.secretsmanager and the MemoryDB "
+            "API's (private DNS on) in the function's VPC, or route the subnets through a NAT "
+            "gateway",
+        )
+
+    # -- permissions --------------------------------------------------------------------------
+
+    def _simulate(
+        self, actions: Iterable[str], resources: list[str], context: list[dict[str, Any]] | None
+    ) -> list[str]:
+        """The actions the role may NOT make on the resources (empty when all are allowed)."""
+        role = self._function().role
+        if not role:
+            raise CannotCheckError("the function has no role")
+        iam = self.aws.client("iam")
+        request: dict[str, Any] = {
+            "PolicySourceArn": role,
+            "ActionNames": list(actions),
+            "ResourceArns": resources,
+        }
+        if context:
+            request["ContextEntries"] = context
+        denied: list[str] = []
+        while True:
+            page = _call("SimulatePrincipalPolicy", iam.simulate_principal_policy, **request)
+            for result in page.get("EvaluationResults", []):
+                if result.get("EvalDecision") != "allowed":
+                    denied.append(
+                        f"{result['EvalActionName']} on {result.get('EvalResourceName', '*')}"
+                    )
+            if not page.get("IsTruncated"):
+                return denied
+            request["Marker"] = page["Marker"]
+
+    def role_permissions(self) -> Check:
+        secret = self.inspection.secret
+        user = self._user()
+        if user is None:
+            raise CannotCheckError("there is no such user")
+        denied = self._simulate(SECRET_ACTIONS, [secret.arn], None)
+        # TagResource writes the owner tag, and only that key (the template's condition).
+        tag_keys = [
+            {
+                "ContextKeyName": "aws:TagKeys",
+                "ContextKeyValues": [OWNER_TAG],
+                "ContextKeyType": "stringList",
+            }
+        ]
+        denied += self._simulate(USER_ACTIONS, [user.arn], tag_keys)
+        topology = self.inspection.topology
+        if topology is not None:
+            prefix = user.arn.rsplit(":", 1)[0]
+            resources = [f"{prefix}:acl/{acl}" for acl in topology.acls] + [
+                f"{prefix}:cluster/{cluster.name}" for cluster in topology.clusters
+            ]
+            for resource in resources:
+                denied += self._simulate(TOPOLOGY_ACTIONS, [resource], None)
+        if denied:
+            return _fail(
+                "the role may not: " + "; ".join(denied),
+                "deploy the template with this secret in SecretArns and the user in "
+                "RotatableUsers (the role is scoped to both)",
+            )
+        return _pass("every call the function makes on this secret and user is allowed")
+
+    def kms_key(self) -> Check:
+        key_id = self.inspection.secret.kms_key_id
+        if not key_id or key_id == "alias/aws/secretsmanager":
+            return _pass("the secret uses the AWS managed key (aws/secretsmanager)")
+        kms = self.aws.client("kms")
+        metadata = _call("DescribeKey", kms.describe_key, KeyId=key_id)["KeyMetadata"]
+        if metadata.get("KeyManager") == "AWS":
+            return _pass("the secret uses an AWS managed key")
+        key_arn = metadata["Arn"]
+        role = self._function().role
+        policy = json.loads(
+            _call("GetKeyPolicy", kms.get_key_policy, KeyId=key_arn, PolicyName="default")["Policy"]
+        )
+        account = key_arn.split(":")[4]
+        if not _key_policy_admits(policy, account, role):
+            return _fail(
+                "the key policy neither names the role nor lets the account's IAM policies grant "
+                "access",
+                f"add a statement allowing {role} kms:Decrypt and kms:GenerateDataKey, or the "
+                f"account root (arn:aws:iam::{account}:root) kms:*",
+            )
+        via = [
+            {
+                "ContextKeyName": "kms:ViaService",
+                "ContextKeyValues": [f"secretsmanager.{self.aws.region}.amazonaws.com"],
+                "ContextKeyType": "string",
+            }
+        ]
+        denied = self._simulate(("kms:Decrypt", "kms:GenerateDataKey"), [key_arn], via)
+        if denied:
+            return _fail(
+                "the role may not: " + "; ".join(denied),
+                "deploy with KmsKeyArn set to the secret's key",
+            )
+        return _pass("the role may decrypt the customer-managed key through Secrets Manager")
+
+    def resource_policy(self) -> Check:
+        """cli/secret_policy.py decides, as IAM would, who besides the rotation role may still
+        write versions or change the policy (docs/secret-policy.md)."""
+        from cli.secret_policy import SecretPolicyError, check_secret_policy
+
+        secret = self.inspection.secret
+        role = self._function().role
+        if not role:
+            raise CannotCheckError("the function has no role to exempt")
+        sm = self.aws.client("secretsmanager")
+        response = _call("GetResourcePolicy", sm.get_resource_policy, SecretId=secret.arn)
+        try:
+            checked = check_secret_policy(
+                response.get("ResourcePolicy"), role, secret_arn=secret.arn
+            )
+        except SecretPolicyError as exc:
+            raise CannotCheckError(str(exc)) from None
+        fix = (
+            "attach the policy docs/secret-policy.md prints (only the rotation role writes "
+            "versions; named administrators manage the secret) with aws secretsmanager "
+            "put-resource-policy --block-public-policy"
+        )
+        if checked.problems:
+            return _fail("; ".join(checked.problems), fix)
+        others = ", ".join(checked.other_writers) or "no one else"
+        return _pass(f"only the rotation role writes versions (also allowed: {others})")
+
+    def failure_alarm(self) -> Check:
+        function = self._function()
+        cloudwatch = self.aws.client("cloudwatch")
+        alarms = _call(
+            "DescribeAlarmsForMetric",
+            cloudwatch.describe_alarms_for_metric,
+            MetricName="Errors",
+            Namespace="AWS/Lambda",
+            Dimensions=[{"Name": "FunctionName", "Value": function.name}],
+        )["MetricAlarms"]
+        alarms += _call(
+            "DescribeAlarmsForMetric",
+            cloudwatch.describe_alarms_for_metric,
+            MetricName="StepFailed",
+            Namespace="MemoryDBRotation",
+        )["MetricAlarms"]
+        live = [a["AlarmName"] for a in alarms if a.get("ActionsEnabled", True)]
+        if not live:
+            return _fail(
+                "no alarm with actions on the function's Errors or StepFailed",
+                "deploy the template (FunctionErrorsAlarm) or create a CloudWatch alarm on "
+                "AWS/Lambda Errors for the function",
+            )
+        return _pass("alarms: " + ", ".join(live))
+
+
+def _pass(detail: str) -> Check:
+    return Check("", "", PASS, detail)
+
+
+def _fail(detail: str, fix: str) -> Check:
+    return Check("", "", FAIL, detail, fix)
+
+
+def _admits(
+    rule: dict[str, Any], port: int, groups: list[str], cidrs: list[str], *, egress: bool = False
+) -> bool:
+    protocol = str(rule.get("IpProtocol", ""))
+    if protocol not in {"-1", "tcp", "6"}:
+        return False
+    if protocol != "-1" and not rule.get("FromPort", 0) <= port <= rule.get("ToPort", 65535):
+        return False
+    if any(pair.get("GroupId") in groups for pair in rule.get("UserIdGroupPairs", [])):
+        return True
+    for entry in rule.get("IpRanges", []):
+        allowed = ipaddress.ip_network(entry["CidrIp"], strict=False)
+        if egress and allowed.prefixlen == 0:
+            return True
+        if any(_within(ipaddress.ip_network(c, strict=False), allowed) for c in cidrs):
+            return True
+    return False
+
+
+def _within(inner: Any, outer: Any) -> bool:
+    return bool(inner.version == outer.version and inner.subnet_of(outer))
+
+
+def _table_for(tables: list[dict[str, Any]], subnet: str) -> dict[str, Any] | None:
+    main = None
+    for table in tables:
+        for association in table.get("Associations", []):
+            if association.get("SubnetId") == subnet:
+                return table
+            if association.get("Main"):
+                main = table
+    return main
+
+
+def _nat_route(table: dict[str, Any] | None) -> bool:
+    if table is None:
+        return False
+    return any(
+        route.get("DestinationCidrBlock") == "0.0.0.0/0" and route.get("NatGatewayId")
+        for route in table.get("Routes", [])
+    )
+
+
+def _statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    statements = policy.get("Statement", [])
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _listed(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value or [])
+
+
+def _key_policy_admits(policy: dict[str, Any], account: str, role: str | None) -> bool:
+    for statement in _statements(policy):
+        if statement.get("Effect") != "Allow":
+            continue
+        principal = statement.get("Principal", {})
+        names = _listed(principal.get("AWS")) if isinstance(principal, dict) else _listed(principal)
+        actions = _listed(statement.get("Action"))
+        decrypts = any(a in {"kms:*", "*", "kms:Decrypt"} for a in actions)
+        if not decrypts:
+            continue
+        if f"arn:aws:iam::{account}:root" in names or account in names or "*" in names:
+            return True
+        if role and role in names:
+            return True
+    return False
+
+
+def run(inspector: Inspector, secret_id: str, *, function: str | None) -> dict[str, Any]:
+    inspection = inspector.inspect(secret_id, function=False)
+    checks = Doctor(inspector, inspection, function).checks()
+    summary = {kind: sum(1 for c in checks if c.result == kind) for kind in (PASS, FAIL, CANNOT)}
+    if summary[FAIL]:
+        code, verdict = 1, f"{summary[FAIL]} check(s) failed"
+    elif summary[CANNOT]:
+        code, verdict = 2, f"{summary[CANNOT]} check(s) could not be made"
+    else:
+        code, verdict = 0, "every check passed"
+    return {
+        "command": "doctor",
+        "secret": inspection.secret.arn,
+        "function": inspector_function_arn(inspection, function),
+        "checks": [c.to_json() for c in checks],
+        "summary": summary,
+        "verdict": {
+            "code": "ok" if code == 0 else ("fail" if code == 1 else "incomplete"),
+            "message": verdict,
+            "next": None,
+        },
+        "exit_code": code,
+    }
+
+
+def inspector_function_arn(inspection: Inspection, function: str | None) -> str | None:
+    return function or inspection.secret.function_arn

@@ -1,0 +1,329 @@
+"""`status`: what the secret, the user and its clusters look like now, and one verdict."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cli.state import STAGES, Inspection, Inspector, iso, password_of
+from rotation.models import AWSCURRENT, AWSPENDING, Topology
+from rotation.proof import Proof, prove
+
+# A rotation runs four steps of at most 900 s each: an AWSPENDING older than an hour is left
+# over from a failed rotation, not one still running.
+STALE_AFTER_SECONDS = 3600.0
+
+OK, PROBLEM, ACCESS = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Verdict:
+    code: str
+    message: str
+    next: str | None
+    exit_code: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "next": self.next}
+
+
+@dataclass(frozen=True)
+class Probe:
+    stage: str
+    fingerprint: str | None
+    proof: Proof
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "fingerprint": self.fingerprint,
+            "accepted": [node.name for node in self.proof.accepted],
+            "rejected": [node.name for node in self.proof.rejected],
+            "unreachable": dict(self.proof.unreachable),
+        }
+
+
+def make_verifier(ca_bundle: Path | None, timeout: float) -> Any:
+    from rotation.adapters.redis_verifier import RedisVerifier
+
+    return RedisVerifier(ca_bundle=ca_bundle, timeout_seconds=timeout)
+
+
+def probe(
+    inspection: Inspection,
+    verifier: Any,
+    *,
+    timeout: float,
+    stages: tuple[str, ...] = STAGES,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[Probe]:
+    """Which labelled passwords authenticate on each discovered node (never on the secret's host:
+    a password goes only where MemoryDB's control plane says the user lives)."""
+    topology, current = inspection.topology, inspection.secret.current
+    if topology is None or current is None:
+        return []
+    probes: list[Probe] = []
+    seen: set[str] = set()
+    for stage in stages:
+        version = inspection.secret.holder(stage)
+        password = password_of(version)
+        if version is None or password is None or version.id in seen:
+            continue
+        seen.add(version.id)
+        proof = prove(
+            verifier,
+            topology.nodes,
+            current.username,
+            password,
+            seconds=timeout,
+            clock=clock,
+        )
+        probes.append(Probe(stage, version.fingerprint, proof))
+    return probes
+
+
+def pending_age(inspection: Inspection, now: datetime) -> float | None:
+    pending = inspection.secret.stale_candidate
+    if pending is None:
+        return None
+    if pending.created is None:
+        return float("inf")
+    return (now - pending.created).total_seconds()
+
+
+def judge(  # noqa: PLR0911 - one verdict per state, in order of precedence
+    inspection: Inspection,
+    probes: list[Probe],
+    *,
+    now: datetime,
+    stale_after: float = STALE_AFTER_SECONDS,
+) -> Verdict:
+    secret, name = inspection.secret, inspection.secret.name
+    current_version = secret.holder(AWSCURRENT)
+    if current_version is None or current_version.credentials is None:
+        why = current_version.problem if current_version else "no version is AWSCURRENT"
+        if why and "access denied" in why:
+            return Verdict("cannot-check", f"AWSCURRENT cannot be read: {why}", None, ACCESS)
+        return Verdict(
+            "secret-invalid",
+            f"AWSCURRENT cannot be used: {why}",
+            f"memorydb-rotation doctor {name}",
+            PROBLEM,
+        )
+    if inspection.user is None and any(u.what == "the user" for u in inspection.unknown):
+        return Verdict(
+            "cannot-check", f"the user cannot be read: {inspection.user_problem}", None, ACCESS
+        )
+    if inspection.user is None:
+        return Verdict(
+            "user-problem",
+            inspection.user_problem or "the user could not be read",
+            f"memorydb-rotation doctor {name}",
+            PROBLEM,
+        )
+    age = pending_age(inspection, now)
+    if age is not None and age > stale_after:
+        since = iso(secret.stale_candidate.created) if secret.stale_candidate else None
+        return Verdict(
+            "stale-pending",
+            f"AWSPENDING has stood on another version than AWSCURRENT since {since}: a failed "
+            "rotation; RotateSecret answers 'A previous rotation isn't complete'",
+            f"memorydb-rotation repair {name}",
+            PROBLEM,
+        )
+    current_probe = next((p for p in probes if p.stage == AWSCURRENT), None)
+    if current_probe is not None and not current_probe.proof.everywhere:
+        return Verdict(
+            "current-rejected",
+            "the AWSCURRENT password does not authenticate on every node: "
+            + _proof_problems(current_probe.proof),
+            f"memorydb-rotation repair {name}",
+            PROBLEM,
+        )
+    if age is not None:
+        return Verdict(
+            "rotation-in-progress",
+            f"a rotation is in progress (AWSPENDING since {age:.0f} s)",
+            f"memorydb-rotation status {name}",
+            OK,
+        )
+    if inspection.topology is None:
+        return Verdict(
+            "no-cluster",
+            inspection.topology_problem or "the user's clusters could not be read",
+            f"memorydb-rotation doctor {name}",
+            PROBLEM,
+        )
+    if not secret.rotation_enabled:
+        return Verdict(
+            "rotation-disabled",
+            "rotation is not enabled on this secret",
+            f"memorydb-rotation doctor {name}",
+            PROBLEM,
+        )
+    user = inspection.user
+    if user.status != "active":
+        return Verdict(
+            "user-changing",
+            f"the user is '{user.status}': a change is still reaching its clusters",
+            f"memorydb-rotation status {name}",
+            OK,
+        )
+    if user.password_count == 2:
+        return _two_passwords(inspection, now)
+    return Verdict(
+        "healthy",
+        f"one password, AWSCURRENT in place, user active on {_where(inspection.topology)}",
+        f"memorydb-rotation rotate {name} --follow (to rotate now)",
+        OK,
+    )
+
+
+def _two_passwords(inspection: Inspection, now: datetime) -> Verdict:
+    name = inspection.secret.name
+    if inspection.scheduled_drop is not None:
+        return Verdict(
+            "drop-scheduled",
+            "the old password is kept for its grace period; its drop is scheduled "
+            f"({inspection.scheduled_drop.get('expression')})",
+            f"memorydb-rotation status {name}",
+            OK,
+        )
+    function = inspection.function
+    if function is not None and function.policy == "keep":
+        return Verdict(
+            "healthy",
+            "two passwords, as OLD_PASSWORD_POLICY=keep leaves them",
+            None,
+            OK,
+        )
+    if (
+        function is not None
+        and function.policy == "drop-after"
+        and not _grace_over(inspection, now)
+    ):
+        return Verdict(
+            "healthy",
+            "two passwords within the grace period of OLD_PASSWORD_POLICY=drop-after",
+            None,
+            OK,
+        )
+    policy = function.policy if function else "unknown (the function could not be read)"
+    return Verdict(
+        "drop-unfinished",
+        f"the user still holds two passwords after the rotation (policy {policy}): the old "
+        "password was never dropped",
+        f"memorydb-rotation repair {name}",
+        PROBLEM,
+    )
+
+
+def _grace_over(inspection: Inspection, now: datetime) -> bool:
+    """Past OLD_PASSWORD_GRACE_SECONDS (as the function reads it, default included) since the last
+    rotation, plus the minute EventBridge Scheduler may fire late. Unknown counts as not over."""
+    from rotation.errors import RotationError
+    from rotation.settings import Settings
+
+    function, last = inspection.function, inspection.secret.last_rotated
+    if function is None or last is None:
+        return False
+    try:
+        settings = Settings.from_env(function.environment)
+    except RotationError:
+        return False
+    grace = getattr(settings, "old_password_grace_seconds", None)
+    if grace is None:
+        return False
+    return (now - last).total_seconds() > float(grace) + 60
+
+
+def _where(topology: Topology | None) -> str:
+    if topology is None:
+        return "no known cluster"
+    clusters = len(topology.clusters)
+    return f"{clusters} cluster{'s' * (clusters != 1)}, {len(topology.nodes)} node(s)"
+
+
+def _proof_problems(proof: Proof) -> str:
+    parts = [f"{node.name} refused" for node in proof.rejected]
+    parts += [f"{name} unreachable ({why})" for name, why in proof.unreachable.items()]
+    return "; ".join(parts) or "no node answered"
+
+
+def document(
+    inspection: Inspection, probes: list[Probe] | None, verdict: Verdict
+) -> dict[str, Any]:
+    """The `status --json` document (schema: docs/operate.md)."""
+    user = inspection.user
+    topology = inspection.topology
+    return {
+        "command": "status",
+        "secret": inspection.secret.to_json(),
+        "versions": [v.to_json() for v in inspection.secret.versions],
+        "pending": _pending(inspection),
+        "user": None
+        if user is None
+        else {
+            "name": user.name,
+            "status": user.status,
+            "password_count": user.password_count,
+            "acls": list(user.acl_names),
+        },
+        "clusters": []
+        if topology is None
+        else [
+            {
+                "name": cluster.name,
+                "acl": cluster.acl,
+                "endpoint": f"{cluster.endpoint.host}:{cluster.endpoint.port}",
+                "tls": cluster.tls,
+                "nodes": [
+                    {"name": node.name, "endpoint": f"{node.endpoint.host}:{node.endpoint.port}"}
+                    for node in cluster.nodes
+                ],
+            }
+            for cluster in topology.clusters
+        ],
+        "probe": None if probes is None else [p.to_json() for p in probes],
+        "scheduled_drop": inspection.scheduled_drop,
+        "function": None
+        if inspection.function is None
+        else {
+            "arn": inspection.function.arn,
+            "old_password_policy": inspection.function.policy,
+        },
+        "cannot_check": [u.to_json() for u in inspection.unknown],
+        "verdict": verdict.to_json(),
+        "exit_code": verdict.exit_code,
+    }
+
+
+def _pending(inspection: Inspection) -> dict[str, Any] | None:
+    version = inspection.secret.stale_candidate
+    if version is None:
+        return None
+    return {
+        "version": version.id,
+        "since": iso(version.created),
+        "has_value": version.credentials is not None,
+        "stages": [s for s in version.stages if s != AWSPENDING] or [],
+    }
+
+
+def run(
+    inspector: Inspector,
+    secret_id: str,
+    *,
+    probe_with: Any | None = None,
+    timeout: float = 10.0,
+    stale_after: float = STALE_AFTER_SECONDS,
+    read_function: bool = True,
+) -> dict[str, Any]:
+    inspection = inspector.inspect(secret_id, function=read_function)
+    probes = probe(inspection, probe_with, timeout=timeout) if probe_with is not None else None
+    verdict = judge(inspection, probes or [], now=inspector.now(), stale_after=stale_after)
+    return document(inspection, probes, verdict)

@@ -1,0 +1,414 @@
+"""The sandbox served over HTTP, for programs that talk to AWS the ordinary way (the CLI).
+
+    python -m sandbox.server [--seed] [--propagation-delay D]
+
+Runs moto as a server (ThreadedMotoServer) with the sandbox's faithful MemoryDB and Secrets
+Manager patches and a TLS redis-server as the data plane, and adds what Secrets Manager and Lambda
+do around a rotation that moto cannot (its Lambda backend needs Docker):
+
+- `RotateSecret` stages the empty AWSPENDING version (refused while an earlier rotation's stands),
+  answers at once, and runs the rotation function's four steps in the background as the service
+  does (RotationDriver: ARN events, each step retried with the same token, AWSPENDING removed on
+  success). The function runs in this process, with the environment of the function registered in
+  moto's Lambda backend (so a misconfigured function misbehaves as deployed), its boto3 clients
+  pointed back at this server.
+- `iam:SimulatePrincipalPolicy` is answered from the role's policies (sandbox/iam_simulation.py).
+- The function's log lines go to moto's CloudWatch Logs, in the function's log group, one stream
+  per invocation, as Lambda does with its stdout; `FilterLogEvents` finds them.
+
+Printed on start: one JSON line on stdout (the endpoint, the CA bundle that verifies the nodes, the
+pid; with --seed the secret's and the function's ARNs) and, on stderr, the `export` line that points
+the CLI at it. Passwords are never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import logging
+import os
+import sys
+import threading
+import time
+import uuid
+import zipfile
+from contextlib import ExitStack
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from sandbox import iam_simulation
+from sandbox.driver import RotationDriver
+from sandbox.redis_server import free_port
+from sandbox.sandbox import ACCOUNT, FAST_WAITS, REGION, Sandbox
+from sandbox.secretsmanager import StrictSecretsManager
+
+if TYPE_CHECKING:
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+FUNCTION = "memorydb-rotation"
+SEEDED_USER = "app-user"
+ROLE = "memorydb-rotation-role"
+_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+
+class ServedSandbox:
+    """A started Sandbox, also served over HTTP on loopback (the same moto backends)."""
+
+    def __init__(self, sandbox: Sandbox, *, step_attempts: int = 2) -> None:
+        self.sandbox = sandbox
+        self.step_attempts = step_attempts
+        self._stack = ExitStack()
+        self._saved_env: dict[str, str | None] = {}
+        self._rotations: list[threading.Thread] = []
+        self._run_lock = threading.Lock()
+        self.endpoint = ""
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def __enter__(self) -> ServedSandbox:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _start(self) -> None:
+        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+        self._stack.callback(self._patch_rotate_secret())
+        self._stack.enter_context(iam_simulation.patched())
+        port = free_port()
+        # werkzeug prints a line per request at INFO: the function's own log is what matters.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        self._stack.callback(server.stop)
+        self.endpoint = f"http://127.0.0.1:{port}"
+        # Every client built from here on (the CLI's, the function's) talks to this server; the
+        # in-process mock lets requests to it through.
+        self._set_env(AWS_ENDPOINT_URL=self.endpoint)
+        self._stack.callback(self.wait_idle)
+
+    def stop(self) -> None:
+        self._stack.close()
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()
+
+    def _set_env(self, **values: str | None) -> None:
+        for name, value in values.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    @property
+    def ca_bundle(self) -> Path:
+        files = self.sandbox.tls_files
+        if files is None:
+            raise RuntimeError("the sandbox runs without TLS")
+        return files.ca_cert
+
+    @property
+    def secretsmanager(self) -> StrictSecretsManager:
+        return self.sandbox.secretsmanager
+
+    @property
+    def sm_backend(self) -> SecretsManagerBackend:
+        return self.sandbox.sm_backend
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(
+            service,  # type: ignore[call-overload]
+            region_name=REGION,
+            endpoint_url=self.endpoint,
+        )
+
+    # -- the function, as deployed --------------------------------------------------------------
+
+    def deploy_function(
+        self,
+        name: str = FUNCTION,
+        *,
+        environment: dict[str, str] | None = None,
+        timeout: int = 900,
+        vpc: dict[str, list[str]] | None = None,
+    ) -> str:
+        """The rotation function registered in moto's Lambda (its configuration is what the CLI
+        reads and what the rotations here run with); returns its ARN."""
+        iam = self.client("iam")
+        try:
+            role_arn = iam.get_role(RoleName=ROLE)["Role"]["Arn"]
+        except iam.exceptions.NoSuchEntityException:
+            trust = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+            role_arn = iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(trust))[
+                "Role"
+            ]["Arn"]
+        variables = {"CA_BUNDLE_PATH": str(self.ca_bundle), **FAST_WAITS}
+        variables.update(environment or {})
+        request: dict[str, Any] = {
+            "FunctionName": name,
+            "Runtime": "python3.13",
+            "Role": role_arn,
+            "Handler": "rotation.handler.lambda_handler",
+            "Code": {"ZipFile": _placeholder_zip()},
+            "Timeout": timeout,
+            "MemorySize": 128,
+            "Environment": {"Variables": variables},
+            "LoggingConfig": {"LogFormat": "JSON", "LogGroup": f"/aws/lambda/{name}"},
+        }
+        if vpc is not None:
+            request["VpcConfig"] = vpc
+        arn: str = self.client("lambda").create_function(**request)["FunctionArn"]
+        return arn
+
+    def enable_rotation(self, secret_arn: str, function_arn: str, days: int = 30) -> None:
+        self.sandbox.secretsmanager.enable_rotation(
+            self.sandbox.sm_backend, secret_arn, function_arn, days
+        )
+
+    def wait_idle(self, timeout: float = 60.0) -> None:
+        """Until every rotation started by RotateSecret has ended (bounded)."""
+        deadline = time.monotonic() + timeout
+        for thread in list(self._rotations):
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._rotations = [t for t in self._rotations if t.is_alive()]
+
+    # -- what Secrets Manager and Lambda do -----------------------------------------------------
+
+    def _patch_rotate_secret(self) -> Any:
+        from moto.secretsmanager.exceptions import (
+            InvalidRequestException,
+            ResourceNotFoundException,
+            SecretNotFoundException,
+        )
+        from moto.secretsmanager.models import FakeSecret, SecretsManagerBackend
+
+        original = SecretsManagerBackend.rotate_secret
+        served = self
+
+        def rotate_secret(
+            backend: SecretsManagerBackend,
+            secret_id: str,
+            client_request_token: str | None = None,
+            rotation_lambda_arn: str | None = None,
+            rotation_rules: dict[str, Any] | None = None,
+            rotate_immediately: bool = True,
+        ) -> str:
+            if not backend._is_valid_identifier(secret_id):
+                raise SecretNotFoundException()
+            secret = backend.secrets[secret_id]
+            if not isinstance(secret, FakeSecret):
+                raise InvalidRequestException("a replica secret cannot be rotated")
+            function_arn = rotation_lambda_arn or secret.rotation_lambda_arn
+            if not function_arn:
+                raise InvalidRequestException(
+                    "No Lambda rotation function ARN is associated with this secret."
+                )
+            function = served._function(function_arn)
+            if function is None:
+                raise ResourceNotFoundException(f"Resource not found for ARN '{function_arn}'.")
+            token = client_request_token or str(uuid.uuid4())
+            served.secretsmanager.stage_pending(
+                backend, secret.arn, token, copy_current=not rotate_immediately
+            )
+            days = (rotation_rules or {}).get("AutomaticallyAfterDays")
+            served.secretsmanager.enable_rotation(
+                backend, secret.arn, function_arn, int(days or secret.auto_rotate_after_days or 30)
+            )
+            thread = threading.Thread(
+                target=served._rotate,
+                args=(secret.arn, token, function, rotate_immediately),
+                daemon=True,
+            )
+            served._rotations.append(thread)
+            thread.start()
+            return json.dumps({"ARN": secret.arn, "Name": secret.name, "VersionId": token})
+
+        SecretsManagerBackend.rotate_secret = rotate_secret  # type: ignore[method-assign,assignment]
+
+        def restore() -> None:
+            SecretsManagerBackend.rotate_secret = original  # type: ignore[method-assign]
+
+        return restore
+
+    def _function(self, arn: str) -> dict[str, Any] | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            config: dict[str, Any] = self.client("lambda").get_function_configuration(
+                FunctionName=arn
+            )
+        except ClientError:
+            return None
+        return config
+
+    def _rotate(
+        self, secret_arn: str, token: str, function: dict[str, Any], rotate_immediately: bool
+    ) -> None:
+        from rotation.handler import lambda_handler
+        from rotation.observability import metrics
+        from rotation.settings import ENV_VARS
+
+        with self._run_lock:
+            variables = (function.get("Environment") or {}).get("Variables") or {}
+            self._set_env(**{name: variables.get(name) for name in ENV_VARS})
+            # EMF metrics are printed to stdout, which in this process may be a CLI's.
+            self._set_env(POWERTOOLS_METRICS_DISABLED="true")
+            _reset_function()
+            log_group = (function.get("LoggingConfig") or {}).get("LogGroup") or (
+                f"/aws/lambda/{function['FunctionName']}"
+            )
+
+            def handler(event: dict[str, Any], context: Any) -> Any:
+                try:
+                    return lambda_handler(event, context)
+                finally:
+                    # With output disabled Powertools does not clear them after an invocation.
+                    metrics.clear_metrics()
+
+            with _LogsToCloudWatch(log_group):
+                driver = RotationDriver(
+                    handler,
+                    stage_pending=lambda _arn, _token, _copy: None,
+                    finish_rotation=lambda arn, done: self.secretsmanager.finish_rotation(
+                        self.sm_backend, arn, done
+                    ),
+                    step_attempts=self.step_attempts,
+                    timeout_seconds=float(function.get("Timeout", 900)),
+                )
+                driver.rotate(secret_arn, token=token, rotate_immediately=rotate_immediately)
+
+
+class _LogsToCloudWatch(logging.Handler):
+    """The function's log records, formatted as the function formats them, into moto's Logs."""
+
+    def __init__(self, log_group: str) -> None:
+        super().__init__()
+        from rotation.observability import logger
+
+        self._logger = logger
+        self._group = log_group
+        self._replaced: list[logging.Handler] = []
+        self._stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
+        self.setFormatter(logger.registered_formatter)
+
+    def __enter__(self) -> _LogsToCloudWatch:
+        backend = _logs_backend()
+        if self._group not in backend.groups:
+            backend.create_log_group(self._group, tags={})
+        backend.create_log_stream(self._group, self._stream)
+        # As on Lambda, the function's log lines go to its log group and nowhere else (its
+        # stdout handler would write into whatever stdout this process has at the moment, e.g.
+        # a CLI's under test).
+        std_logger = self._logger._logger
+        self._replaced = list(std_logger.handlers)
+        for handler in self._replaced:
+            std_logger.removeHandler(handler)
+        std_logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        std_logger = self._logger._logger
+        std_logger.removeHandler(self)
+        for handler in self._replaced:
+            std_logger.addHandler(handler)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = self.format(record)
+        event = {"timestamp": int(record.created * 1000), "message": line}
+        _logs_backend().put_log_events(self._group, self._stream, [event])
+
+
+def _logs_backend() -> Any:
+    from moto.logs.models import logs_backends
+
+    return logs_backends[ACCOUNT][REGION]
+
+
+def _placeholder_zip() -> bytes:
+    """moto keeps the code but never runs it here: the function runs in this process."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README", "the sandbox runs rotation.handler in its own process\n")
+    return buffer.getvalue()
+
+
+def _reset_function() -> None:
+    from rotation.composition import service
+
+    service.cache_clear()
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox.server")
+    parser.add_argument("--propagation-delay", type=float, default=0.05)
+    parser.add_argument(
+        "--seed",
+        action="store_true",
+        help="also create user app-user, its secret, and the rotation function attached to it",
+    )
+    args = parser.parse_args(argv)
+    with (
+        Sandbox(propagation_delay=args.propagation_delay) as sandbox,
+        ServedSandbox(sandbox) as served,
+    ):
+        started: dict[str, Any] = {
+            "endpoint": served.endpoint,
+            "ca_bundle": str(served.ca_bundle),
+            "pid": os.getpid(),
+        }
+        if args.seed:
+            function_arn = served.deploy_function()
+            password = sandbox.create_user(SEEDED_USER)
+            secret_arn = sandbox.create_secret(SEEDED_USER, password, rotation=False)
+            served.enable_rotation(secret_arn, function_arn)
+            started.update(secret=secret_arn, function=function_arn)
+        print(json.dumps(started), flush=True)
+        print(
+            f"export AWS_ENDPOINT_URL={served.endpoint} AWS_REGION={REGION} "
+            "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
+            f"MEMORYDB_ROTATION_CA_BUNDLE={served.ca_bundle}",
+            file=sys.stderr,
+            flush=True,
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,150 @@
+"""The house keeps its promises: the docs' links resolve inside the repository, nothing points
+outside it, nothing deployed imports a test or tool room, and `make help` knows every target the
+docs tell a reader to run."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = sorted([ROOT / "README.md", ROOT / "infra" / "README.md", *(ROOT / "docs").glob("*.md")])
+# Rooms that stand beside the deployed code; `rotation/` may import none of them.
+NOT_DEPLOYED = {"sandbox", "tests", "tools", "bench", "cli"}
+
+_LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
+_FENCE = re.compile(r"^\s*```")
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+
+
+def _prose(text: str) -> list[str]:
+    """The lines outside fenced code blocks, with inline code removed."""
+    lines, fenced = [], False
+    for line in text.splitlines():
+        if _FENCE.match(line):
+            fenced = not fenced
+            continue
+        if not fenced:
+            lines.append(re.sub(r"`[^`]*`", "", line))
+    return lines
+
+
+def anchors(markdown: str) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens, and a
+    `-1`, `-2` suffix for repeats."""
+    seen: dict[str, int] = {}
+    result = set()
+    fenced = False
+    for line in markdown.splitlines():
+        if _FENCE.match(line):
+            fenced = not fenced
+            continue
+        match = None if fenced else _HEADING.match(line)
+        if match is None:
+            continue
+        text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", match.group(2))
+        slug = re.sub(r"[^\w\- ]", "", text.strip().lower()).replace(" ", "-")
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        result.add(slug if count == 0 else f"{slug}-{count}")
+    return result
+
+
+def broken_links(document: Path, root: Path = ROOT) -> list[str]:
+    broken = []
+    for line in _prose(document.read_text()):
+        for target in _LINK.findall(line):
+            if re.match(r"^[a-z][a-z0-9+.-]*:", target):
+                continue  # https:, mailto: ... are not the repository's to resolve
+            path_part, _, fragment = target.partition("#")
+            path = (document.parent / path_part).resolve() if path_part else document
+            if not path.exists() or root not in (path, *path.parents):
+                broken.append(f"{target}: no such file in the repository")
+            elif fragment and path.suffix == ".md" and fragment not in anchors(path.read_text()):
+                broken.append(f"{target}: no heading with that anchor")
+    return broken
+
+
+def test_the_anchors_are_githubs() -> None:
+    text = (
+        "# A stale `AWSPENDING`\n## moto 5.2.5: what it does\n"
+        "```\n# not a heading\n```\n## Tests\n## Tests\n"
+    )
+
+    assert anchors(text) == {"a-stale-awspending", "moto-525-what-it-does", "tests", "tests-1"}
+
+
+def test_a_broken_link_is_found(tmp_path: Path) -> None:
+    document = tmp_path / "docs" / "guide.md"
+    document.parent.mkdir()
+    document.write_text(
+        "[ok](https://example.com) [gone](missing.md) [anchor](#nowhere) [up](../../x.md)\n"
+        "# Here\n[here](#here) `[code](missing.md)`\n"
+    )
+    (tmp_path.parent / "x.md").write_text("outside the repository")
+
+    assert broken_links(document, root=tmp_path) == [
+        "missing.md: no such file in the repository",
+        "#nowhere: no heading with that anchor",
+        "../../x.md: no such file in the repository",
+    ]
+
+
+@pytest.mark.parametrize("document", DOCS, ids=lambda path: str(path.relative_to(ROOT)))
+def test_every_relative_link_resolves_inside_the_repository(document: Path) -> None:
+    assert broken_links(document) == []
+
+
+def test_no_committed_file_points_outside_the_repository() -> None:
+    outside = "../" + "shared"  # spelled in two parts so this file does not match itself
+    files = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True, text=True
+    ).stdout.split("\0")
+
+    assert len(files) > 100
+    mentions = [
+        name
+        for name in files
+        if name and (ROOT / name).is_file() and outside in (ROOT / name).read_text(errors="replace")
+    ]
+    assert mentions == []
+
+
+def test_nothing_deployed_imports_a_test_or_tool_room() -> None:
+    imported: dict[str, set[str]] = {}
+    for module in (ROOT / "rotation").rglob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for name in names:
+                imported.setdefault(name.split(".")[0], set()).add(module.name)
+
+    assert "rotation" in imported
+    assert {room: imported[room] for room in NOT_DEPLOYED & set(imported)} == {}
+
+
+def test_make_help_lists_every_target_the_docs_mention() -> None:
+    mentioned = set()
+    for document in DOCS:
+        text = document.read_text()
+        # `make x` in inline code, and `make x` opening a line of a code block
+        mentioned |= set(re.findall(r"`make ([A-Za-z][\w-]*)(?=[\s`])", text))
+        mentioned |= set(re.findall(r"(?m)^\s*make ([A-Za-z][\w-]*)(?=\s)", text))
+    listed = subprocess.run(
+        ["make", "--no-print-directory", "help"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout
+    helped = set(re.findall(r"(?m)^make (\S+)", listed))
+
+    assert {"demo", "test", "build", "lock", "clean"} <= mentioned
+    assert mentioned - helped == set()
