@@ -1,4 +1,4 @@
-"""Fixtures shared by every test family."""
+"""Helpers and pytest options shared by every test family."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from sandbox.lambda_context import LocalLambdaContext
 from sandbox.topology import installed_engines
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
@@ -19,11 +18,6 @@ def load_event(name: str) -> dict[str, Any]:
     """A sample event from events/, as `sam local invoke -e` would send it."""
     event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
     return event
-
-
-@pytest.fixture
-def lambda_context() -> LocalLambdaContext:
-    return LocalLambdaContext()
 
 
 # -- the sandbox's engine (redis-server or valkey-server) -----------------------------------------

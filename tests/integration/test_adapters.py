@@ -45,6 +45,9 @@ def test_missing_user_is_user_not_found(users: MemoryDBDirectory) -> None:
 def test_set_passwords_replaces_the_set_and_goes_modifying(
     users: MemoryDBDirectory, sandbox: Sandbox
 ) -> None:
+    # Long enough that the two calls below always see the change still propagating, even on a
+    # loaded machine (the fixture's 50 ms is not).
+    sandbox.set_propagation_delay(1.0)
     users.set_passwords("app-user", [SecretStr(PW1), SecretStr(PW2)])
     assert users.describe("app-user").status == "modifying"
 

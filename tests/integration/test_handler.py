@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
+from collections.abc import Iterator
 
 import pytest
+from aws_lambda_powertools import Tracer
 
 from rotation import composition, handler, observability
 from rotation.errors import RotationError
@@ -71,22 +74,55 @@ def test_unexpected_errors_are_reported_by_type_only(
     assert "Secret-looking-value" not in str(raised.value)
 
 
-def test_tracing_enabled_wraps_each_step_in_a_subsegment(sandbox: Sandbox) -> None:
+class RecordedSubsegment:
+    def __init__(self, name: str, calls_before: int) -> None:
+        self.name = name
+        self.calls_before = calls_before
+        self.calls_after = calls_before
+        self.annotations: dict[str, object] = {}
+
+    def put_annotation(self, key: str, value: object) -> None:
+        self.annotations[key] = value
+
+
+def test_tracing_enabled_wraps_each_step_in_a_subsegment(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sandbox.configure_function(TRACING_ENABLED="true", POWERTOOLS_TRACE_DISABLED="true")
     _, token, event = _one_step(sandbox)
+    # The Tracer's provider is the X-Ray recorder, one per process: recording what it is asked
+    # to open shows the subsegment without sending anything to a daemon.
+    provider = Tracer(service=observability.SERVICE).provider
+    opened: list[RecordedSubsegment] = []
 
-    svc = composition.service()
-    assert svc.run is not svc.rotator.handle
+    @contextlib.contextmanager
+    def in_subsegment(name: str, **_: object) -> Iterator[RecordedSubsegment]:
+        subsegment = RecordedSubsegment(name, sandbox.calls().count("PutSecretValue"))
+        opened.append(subsegment)
+        yield subsegment
+        subsegment.calls_after = sandbox.calls().count("PutSecretValue")
+
+    monkeypatch.setattr(provider, "in_subsegment", in_subsegment)
+
     handler.lambda_handler(event, LocalLambdaContext())
 
+    assert [(s.name, s.annotations) for s in opened] == [
+        ("## createSecret", {"step": "createSecret"})
+    ]
+    # The step ran inside it: its write came between the subsegment's opening and closing.
+    assert (opened[0].calls_before, opened[0].calls_after) == (0, 1)
     assert sandbox.view(event["SecretId"]).values[token]["username"] == USER
-    assert sandbox.calls().count("PutSecretValue") == 1
 
 
 def test_time_left_keeps_a_reserve_for_the_calls_after_a_wait(sandbox: Sandbox) -> None:
-    svc = composition.service()
-    # botocore worst case 5 x (5 + 10) + 15 s of backoff, one proof round, one second.
-    reserve = 90 + 2 * svc.settings.connect_timeout_seconds + 1
-    assert svc.reserve_seconds == pytest.approx(reserve)
-    assert svc.time_left(900_000) == pytest.approx(900 - reserve)
-    assert svc.time_left(1_000) == 0.0
+    sandbox.configure_function(CONNECT_TIMEOUT_SECONDS="4")
+    short = composition.service()
+    sandbox.configure_function(CONNECT_TIMEOUT_SECONDS="8")
+    long = composition.service()
+
+    # After the last wait come at least two proofs on the cluster (pending, then current), each
+    # allowed a whole connect timeout: the reserve covers them and grows with the timeout.
+    assert 900 - short.time_left(900_000) >= 2 * 4
+    assert 900 - long.time_left(900_000) >= 2 * 8
+    assert long.time_left(900_000) < short.time_left(900_000)
+    assert short.time_left(1_000) == 0.0

@@ -6,6 +6,8 @@ import json
 import uuid
 from typing import Any
 
+import boto3
+import botocore.handlers
 import pytest
 
 from rotation.handler import lambda_handler
@@ -152,15 +154,38 @@ def test_rotate_immediately_false_runs_only_test_secret(sandbox: Sandbox) -> Non
 
 
 def test_cross_account_rotation_token_reaches_put_secret_value_only(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     arn, _ = _setup(sandbox)
     rotation_token = "rotation-token-" + uuid.uuid4().hex
+    carried: list[str] = []
 
-    outcome = sandbox.driver(lambda_handler).rotate(arn, rotation_token=rotation_token)
+    def before_call(model: Any, params: dict[str, Any], **_: Any) -> None:
+        if rotation_token in json.dumps(params, default=str):
+            carried.append(model.name)
+
+    # The function's clients are built on its first invocation, after this: from boto3's default
+    # session, or from a session of their own, which registers botocore's built-in handlers.
+    # Either way every AWS request the rotation makes passes through `before_call`.
+    monkeypatch.setattr(
+        botocore.handlers,
+        "BUILTIN_HANDLERS",
+        [*botocore.handlers.BUILTIN_HANDLERS, ("before-call", before_call)],
+    )
+    default_session = boto3._get_default_session()
+    default_session.events.register("before-call", before_call, unique_id="rotation-token-test")
+    try:
+        outcome = sandbox.driver(lambda_handler).rotate(arn, rotation_token=rotation_token)
+    finally:
+        default_session.events.unregister("before-call", unique_id="rotation-token-test")
 
     assert outcome.succeeded, outcome.last_error
-    assert rotation_token not in capsys.readouterr().out
+    assert carried == ["PutSecretValue"]
+    captured = capsys.readouterr()
+    assert rotation_token not in captured.out + captured.err + caplog.text
 
 
 def test_tls_rotation_verifies_the_cluster_certificate(tls_sandbox: Sandbox) -> None:
@@ -209,9 +234,12 @@ def test_a_secret_saying_ssl_false_is_refused_before_any_connection(sandbox: San
 def test_secret_document_keeps_unknown_keys(sandbox: Sandbox) -> None:
     password = sandbox.create_user(USER)
     arn = sandbox.create_secret(USER, password, engine="valkey", dbname=None, team={"a": 1})
+    before = sandbox.view(arn).values[sandbox.view(arn).version_with("AWSCURRENT") or ""]
 
     assert sandbox.driver(lambda_handler).rotate(arn).succeeded
     document = sandbox.view(arn).values[sandbox.view(arn).version_with("AWSCURRENT") or ""]
     assert document["engine"] == "valkey"
     assert document["team"] == {"a": 1}
-    assert json.dumps(document)
+    assert document["password"] != password
+    assert {**document, "password": password} == before
+    assert list(document) == list(before)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +61,3 @@ def world() -> World:
         clock=FakeClock(),
         settings=Settings.from_env({}),
     )
-
-
-WorldFactory = Callable[[], World]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import string
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from pydantic import SecretStr
@@ -181,6 +182,26 @@ def test_generated_passwords_follow_memorydb_rules(length: int) -> None:
         assert set(value) <= set(passwords.ALPHABET)
         seen.add(value)
     assert len(seen) == 50
+
+
+@pytest.mark.parametrize(
+    "missing",
+    ["lowercase", "uppercase", "digit", "punctuation"],
+)
+def test_generator_redraws_a_password_missing_a_character_class(
+    monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    complete = "aB3!" * 4
+    lacking = {
+        "lowercase": "AB3!" * 4,
+        "uppercase": "ab3!" * 4,
+        "digit": "aBc!" * 4,
+        "punctuation": "aB3c" * 4,
+    }[missing]
+    draws = iter(lacking + complete)
+    monkeypatch.setattr(passwords, "secrets", SimpleNamespace(choice=lambda _alphabet: next(draws)))
+
+    assert passwords.generate(16).get_secret_value() == complete
 
 
 @pytest.mark.parametrize(

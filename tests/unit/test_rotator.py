@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-import string
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from rotation import errors
 from rotation.models import AWSCURRENT, AWSPENDING, AWSPREVIOUS, Step
 from tests.unit.conftest import World, request
-from tests.unit.fakes import CURRENT_VERSION, OLD_PASSWORD, TOKEN, secret_document
+from tests.unit.fakes import CURRENT_VERSION, OLD_PASSWORD, SECRET_ARN, TOKEN, secret_document
 
 
 def test_full_rotation_ends_with_only_the_new_password(world: World) -> None:
@@ -320,8 +321,6 @@ def test_set_without_create_reports_the_missing_value(world: World) -> None:
 
 
 def test_three_rotations_in_a_row_never_hold_more_than_two(world: World) -> None:
-    from tests.unit.fakes import FakeSecretStore
-
     seen = []
     for round_ in range(3):
         token = f"00000000-0000-4000-8000-00000000000{round_}"
@@ -334,16 +333,124 @@ def test_three_rotations_in_a_row_never_hold_more_than_two(world: World) -> None
             world.rotator().handle(request(step, token=token), 600)
         seen.append(world.store.password(token))
         assert world.store.versions[token] == [AWSPENDING, AWSCURRENT]
-        assert current != token
+        assert AWSCURRENT not in world.store.versions[current]
     assert len(set(seen)) == 3
     assert all(len(update) <= 2 for update in world.users.updates)
     assert world.users.passwords == [seen[-1]]
-    assert isinstance(world.store, FakeSecretStore)
 
 
-def test_generated_passwords_use_every_character_class(world: World) -> None:
+@pytest.mark.parametrize("step", [Step.CREATE, Step.SET, Step.TEST, Step.FINISH])
+def test_every_step_refuses_a_pending_version_for_another_user(world: World, step: Step) -> None:
+    world.store.values[TOKEN] = json.dumps(
+        secret_document(
+            username="other",
+            user_arn="arn:aws:memorydb:us-east-1:123456789012:user/other",
+            password="Pending-password-0123456789",
+        )
+    )
+    with pytest.raises(errors.UserRefusedError, match="different user"):
+        world.run(step)
+    assert world.users.updates == []
+    assert world.store.writes == []
+
+
+def test_set_replaces_a_password_added_outside_the_rotation(world: World) -> None:
+    # Two passwords already, but not the pending one: the count alone does not mean "set".
     world.run(Step.CREATE)
-    password = world.store.password(TOKEN)
-    assert any(c in string.ascii_lowercase for c in password)
-    assert any(c in string.ascii_uppercase for c in password)
-    assert any(c in string.digits for c in password)
+    world.users.passwords = [OLD_PASSWORD, "Hand-added-password-0123456789"]
+
+    assert world.run(Step.SET).outcome == "set"
+    assert world.users.passwords == [OLD_PASSWORD, world.store.password(TOKEN)]
+
+
+def test_finish_retried_never_drops_to_a_password_that_does_not_work(world: World) -> None:
+    for step in (Step.CREATE, Step.SET, Step.TEST):
+        world.run(step)
+    world.store.promote("secret", token=TOKEN, from_version=CURRENT_VERSION)
+    # Someone replaced the pair after the label moved: the new password no longer works.
+    world.users.passwords = [OLD_PASSWORD, "Outside-password-0123456789"]
+    updates = list(world.users.updates)
+
+    with pytest.raises(errors.PendingPasswordRejectedError):
+        world.run(Step.FINISH)
+    assert world.users.updates == updates
+
+
+def test_waited_seconds_add_up_over_every_wait_of_a_step(world: World) -> None:
+    world.run(Step.CREATE)
+    world.users.statuses = ["modifying"] * 3
+    world.users.busy_updates = 1  # answers InvalidUserStateFault once, then is modifying again
+
+    result = world.run(Step.SET)
+
+    assert result.outcome == "set"
+    # Three polls before the update, at least one after the busy answer.
+    assert len(world.clock.sleeps) >= 4
+    assert result.waited_seconds == pytest.approx(sum(world.clock.sleeps))
+
+
+def test_finish_moves_awscurrent_before_dropping_the_old_password(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for step in (Step.CREATE, Step.SET, Step.TEST):
+        world.run(step)
+    label_moved_when_set: list[tuple[int, bool]] = []
+    set_passwords = world.users.set_passwords
+
+    def observed(user_name: str, passwords: Sequence[SecretStr]) -> None:
+        label_moved_when_set.append((len(passwords), AWSCURRENT in world.store.versions[TOKEN]))
+        set_passwords(user_name, passwords)
+
+    monkeypatch.setattr(world.users, "set_passwords", observed)
+
+    world.run(Step.FINISH)
+
+    assert label_moved_when_set == [(1, True)]
+
+
+def test_finish_retried_refuses_a_user_no_longer_allowed(world: World) -> None:
+    for step in (Step.CREATE, Step.SET, Step.TEST):
+        world.run(step)
+    world.store.promote("secret", token=TOKEN, from_version=CURRENT_VERSION)
+    updates = list(world.users.updates)
+
+    with pytest.raises(errors.UserRefusedError, match="ROTATION_ALLOWED_USERS"):
+        world.run(Step.FINISH, allowed_users=frozenset({"other"}))
+    assert world.users.updates == updates
+
+
+def test_a_pending_label_moved_after_the_guard_is_not_followed(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.run(Step.CREATE)
+    seen_by_the_guard = world.store.describe(SECRET_ARN)
+    # Another rotation moved AWSPENDING to its own version between the guard and the read.
+    other = "99999999-0000-4000-8000-000000000009"
+    world.store.versions[TOKEN].remove(AWSPENDING)
+    world.store.versions[other] = [AWSPENDING]
+    world.store.values[other] = json.dumps(secret_document(password="Other-rotation-0123456789"))
+    monkeypatch.setattr(world.store, "describe", lambda _secret_id: seen_by_the_guard)
+
+    with pytest.raises(errors.SecretValueNotFoundError):
+        world.run(Step.SET)
+    assert world.users.updates == []
+
+
+def test_set_with_a_pending_password_equal_to_the_current_sends_it_once(world: World) -> None:
+    world.store.values[TOKEN] = world.store.values[CURRENT_VERSION]
+    world.users.passwords = [OLD_PASSWORD, "Hand-added-password-0123456789"]
+
+    assert world.run(Step.SET).outcome == "set"
+    assert world.users.updates == [[OLD_PASSWORD]]
+
+
+@pytest.mark.parametrize("step", list(Step))
+def test_a_late_retry_after_secrets_manager_cleared_awspending_changes_nothing(
+    world: World, step: Step
+) -> None:
+    world.rotate()
+    world.store.versions[TOKEN].remove(AWSPENDING)  # Secrets Manager's own end of rotation
+    updates, writes = list(world.users.updates), list(world.store.writes)
+
+    assert world.run(step).outcome in ("nothing_to_do", "already_current")
+    assert (world.users.updates, world.store.writes) == (updates, writes)
