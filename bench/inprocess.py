@@ -50,11 +50,11 @@ def waiting(delays: list[float], runs: list[int]) -> dict[str, Any]:
         arn, handler = _prepare(sandbox)
         driver = sandbox.driver(handler)
         for delay, count in zip(delays, runs, strict=True):
-            sandbox.memorydb.propagation_delay = delay
+            sandbox.set_propagation_delay(delay)
             samples: list[dict[str, Any]] = []
             for _ in range(count):
-                sandbox.memorydb.settle()  # the previous rotation's drop: not this one's wait
-                sandbox.memorydb.calls.clear()
+                sandbox.settle()  # the previous rotation's drop: not this one's wait
+                sandbox.clear_calls()
                 started = time.monotonic()
                 outcome = driver.rotate(arn)
                 elapsed = time.monotonic() - started
@@ -62,8 +62,8 @@ def waiting(delays: list[float], runs: list[int]) -> dict[str, Any]:
                     {
                         "seconds": elapsed,
                         "succeeded": outcome.succeeded,
-                        "updates": sandbox.memorydb.calls.count("UpdateUser"),
-                        "polls": sandbox.memorydb.calls.count("DescribeUsers"),
+                        "updates": sandbox.calls().count("UpdateUser"),
+                        "polls": sandbox.calls().count("DescribeUsers"),
                         "attempts": len(outcome.attempts),
                     }
                 )
@@ -104,7 +104,7 @@ def scale(rotations: int, profiled: int) -> dict[str, Any]:
         arn, handler = _prepare(sandbox)
         driver = sandbox.driver(handler)
         driver.rotate(arn)  # warm: clients built, modules imported
-        sandbox.memorydb.settle()
+        sandbox.settle()
         # Profiled with the CPU clock before and after the unprofiled run: where the time goes
         # and whether any owner's share grows. cProfile slows a run down, so its fractions are
         # applied to the unprofiled CPU.
@@ -117,7 +117,7 @@ def scale(rotations: int, profiled: int) -> dict[str, Any]:
             if not ok:
                 raise RuntimeError("a rotation failed during the scale benchmark")
         after = _profiled_split(driver, arn, profiled)
-        versions = len(sandbox.sm_backend.secrets[arn].versions)
+        versions = len(sandbox.view(arn).versions)
     return {
         "rotations": rotations,
         "cpu_per_rotation": per_rotation,

@@ -50,7 +50,6 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - one start-up sequence, read
     import boto3
     from moto.memorydb.models import memorydb_backends
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-    from moto.secretsmanager.models import secretsmanager_backends
 
     from bench.calllog import served_actions
     from bench.node_topology import FanOut, running_servers, served
@@ -65,7 +64,7 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - one start-up sequence, read
         nodes = stack.enter_context(running_servers(max(1, args.nodes), tls))
         data_plane: DataPlane = FanOut(nodes) if args.nodes else nodes[0]
         memorydb = FaithfulMemoryDB(data_plane, propagation_delay=args.propagation_delay)
-        strict_sm = StrictSecretsManager()
+        strict_sm = StrictSecretsManager(ACCOUNT, REGION)
         stack.enter_context(memorydb.patched())
         stack.enter_context(strict_sm.patched())
         actions = stack.enter_context(served_actions())
@@ -93,16 +92,15 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - one start-up sequence, read
                     memorydb_backends[ACCOUNT][REGION], USER, nodes, account=ACCOUNT, region=REGION
                 )
             )
-        backend = secretsmanager_backends[ACCOUNT][REGION]
-        strict_sm.enable_rotation(backend, arn, LAMBDA_ARN)
+        strict_sm.enable_rotation(arn, LAMBDA_ARN)
         actions.clear()
 
         def handle(command: dict[str, Any]) -> Any:
             op = command.get("op")
             if op == "stage":
-                strict_sm.stage_pending(backend, arn, command["token"])
+                strict_sm.stage_pending(arn, command["token"])
             elif op == "finish":
-                strict_sm.finish_rotation(backend, arn, command["token"])
+                strict_sm.finish_rotation(arn, command["token"])
             elif op == "settle":
                 memorydb.settle()
             elif op == "actions":

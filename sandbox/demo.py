@@ -76,7 +76,7 @@ def main(argv: list[str]) -> int:
             f"{sandbox.propagation_delay}s per update"
         )
         print(f"secret:  {arn}")
-        print(f"user:    {USER}, PasswordCount {sandbox.memorydb.password_count(USER)}")
+        print(f"user:    {USER}, PasswordCount {sandbox.password_count(USER)}")
         for name in ("sandbox-cluster", "orders"):
             nodes = ", ".join(f"{n.name} ({n.host}:{n.port})" for n in sandbox.cluster(name).nodes)
             print(f"cluster: {name}: {nodes}")
@@ -87,16 +87,13 @@ def main(argv: list[str]) -> int:
         _status(sandbox, arn, "before the rotation")
         token = str(uuid.uuid4())
         driver = sandbox.driver(lambda_handler)
-        sandbox.secretsmanager.stage_pending(sandbox.sm_backend, arn, token)
+        sandbox.stage_pending(arn, token)
         before = sandbox.view(arn)
         old = before.password("AWSCURRENT")
         _report(sandbox, arn, "RotateSecret staged an empty AWSPENDING", old, None)
         total = 0
         for step in STEPS:
-            sandbox.memorydb.calls.clear()
-            sandbox.secretsmanager.calls.clear()
-            sandbox.scheduler.calls.clear()
-            sandbox.topology.calls.clear()
+            sandbox.clear_calls()
             captured = io.StringIO()
             started = time.perf_counter()
             with contextlib.redirect_stdout(captured), _function_log_to(captured):
@@ -104,12 +101,7 @@ def main(argv: list[str]) -> int:
             took = time.perf_counter() - started
             if show_logs:
                 print(captured.getvalue(), end="")
-            calls = (
-                sandbox.secretsmanager.calls
-                + sandbox.memorydb.calls
-                + sandbox.topology.calls
-                + sandbox.scheduler.calls
-            )
+            calls = sandbox.calls()
             total += len(calls)
             new = sandbox.view(arn).values.get(token, {}).get("password")
             _report(sandbox, arn, f"{step} done in {took:.2f}s", old, new)
@@ -120,8 +112,8 @@ def main(argv: list[str]) -> int:
                 "   (the old password may still work for a moment: finishSecret's UpdateUser "
                 "leaves the user `modifying` while the drop propagates to every node)"
             )
-        sandbox.secretsmanager.finish_rotation(sandbox.sm_backend, arn, token)
-        sandbox.memorydb.settle()
+        sandbox.finish_rotation(arn, token)
+        sandbox.settle()
         _report(sandbox, arn, "service removed AWSPENDING; propagation settled", old, new)
         print(f"\nAWS calls in the whole rotation: {total}")
         if drop_after:
@@ -173,7 +165,7 @@ def _verdict(sandbox: Sandbox, arn: str, token: str, old: str | None, new: Any) 
     moved = view.version_with("AWSCURRENT") == token
     old_everywhere = sandbox.accepts_everywhere(USER, old) if isinstance(old, str) else {}
     new_everywhere = sandbox.accepts_everywhere(USER, new) if isinstance(new, str) else {}
-    count = sandbox.memorydb.password_count(USER)
+    count = sandbox.password_count(USER)
     ok = (
         moved
         and not any(old_everywhere.values())
@@ -205,7 +197,7 @@ def _grace(sandbox: Sandbox, arn: str, old: str | None, new: Any, show_logs: boo
     _report(sandbox, arn, f"{grace - 60} s later (sandbox clock): {len(early)} fired", old, new)
     with contextlib.redirect_stdout(sys.stdout if show_logs else io.StringIO()):
         fired = sandbox.pass_time(61)
-    sandbox.memorydb.settle()
+    sandbox.settle()
     done = ", ".join("dropped" if f.succeeded else f"failed: {f.errors}" for f in fired)
     _report(sandbox, arn, f"the grace is over: the schedule fired ({done})", old, new)
     print(f"   schedules left: {len(sandbox.scheduler.schedules())}")
@@ -232,8 +224,8 @@ def _report(sandbox: Sandbox, arn: str, title: str, old: str | None, new: Any) -
     print(f"\n== {title}")
     print(f"   labels: {labels}")
     print(
-        f"   MemoryDB: status {sandbox.memorydb.status(USER)}, "
-        f"PasswordCount {sandbox.memorydb.password_count(USER)}"
+        f"   MemoryDB: status {sandbox.user_status(USER)}, "
+        f"PasswordCount {sandbox.password_count(USER)}"
     )
     print(f"   data plane: {'; '.join(works) or '-'}")
 

@@ -126,6 +126,12 @@ class FaithfulMemoryDB:
             self.users[user_name].ready_at = self.clock() + seconds
             self._set_status(user_name, "modifying")
 
+    def end_hold(self, user_name: str) -> None:
+        """The other change finished: the user turns `active` at the next observation."""
+        with self._lock:
+            if self.users[user_name].ready_at is not None:
+                self.users[user_name].ready_at = self.clock()
+
     def lose_next_propagation(self, user_name: str) -> None:
         """The next update_user turns `active` without ever reaching the data plane."""
         with self._lock:
@@ -172,6 +178,15 @@ class FaithfulMemoryDB:
         """The set the control plane holds (and propagates); for the invariant checker."""
         with self._lock:
             return list(self.users[user_name].passwords)
+
+    def has_user(self, user_name: str) -> bool:
+        with self._lock:
+            return user_name in self.users
+
+    def most_passwords_held(self, user_name: str) -> int:
+        """The largest PasswordCount the user ever had, for invariant 2 (never more than two)."""
+        with self._lock:
+            return max(self.users[user_name].history, default=0)
 
     # -- the patched backend methods ------------------------------------------------------------
 

@@ -8,22 +8,20 @@ import secrets
 import string
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from contextlib import ExitStack
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from moto import mock_aws
-from moto.secretsmanager.models import SecretsManagerBackend, secretsmanager_backends
 
 from sandbox.driver import Handler, RotationDriver
 from sandbox.memorydb import FaithfulMemoryDB
 from sandbox.redis_server import RedisServer
 from sandbox.scheduler import Firing, SandboxScheduler
-from sandbox.secretsmanager import StrictSecretsManager
+from sandbox.secretsmanager import SecretView, StrictSecretsManager
 from sandbox.tls import TestAuthority, TlsFiles, independent_tls_files, other_name_tls_files
 from sandbox.topology import ClusterHandle, NodeHandle, Topology
 
@@ -103,26 +101,6 @@ def seed_rotatable_secret(
     return arn, password
 
 
-@dataclass(frozen=True)
-class SecretView:
-    """A secret's labels and values as Secrets Manager holds them (for the demo and checks)."""
-
-    versions: dict[str, list[str]]
-    values: dict[str, dict[str, Any]]
-
-    def version_with(self, stage: str) -> str | None:
-        for version, stages in self.versions.items():
-            if stage in stages:
-                return version
-        return None
-
-    def password(self, stage: str) -> str | None:
-        version = self.version_with(stage)
-        if version is None or version not in self.values:
-            return None
-        return str(self.values[version]["password"])
-
-
 class Sandbox:
     def __init__(
         self,
@@ -150,7 +128,7 @@ class Sandbox:
         self._saved_env: dict[str, str | None] = {}
         self.redis: RedisServer
         self.memorydb: FaithfulMemoryDB
-        self.secretsmanager = StrictSecretsManager()
+        self.secretsmanager = StrictSecretsManager(ACCOUNT, REGION)
         self.scheduler = SandboxScheduler()
         self.memorydb_client: MemoryDBClient
         self.sm_client: SecretsManagerClient
@@ -302,13 +280,8 @@ class Sandbox:
             "ARN"
         ]
         if rotation:
-            self.secretsmanager.enable_rotation(self.sm_backend, arn, LAMBDA_ARN)
+            self.enable_rotation(arn)
         return arn
-
-    @property
-    def sm_backend(self) -> SecretsManagerBackend:
-        backend: SecretsManagerBackend = secretsmanager_backends[ACCOUNT][REGION]
-        return backend
 
     def driver(self, handler: Handler | None = None, **options: Any) -> RotationDriver:
         if handler is None:
@@ -317,30 +290,146 @@ class Sandbox:
             handler = lambda_handler
         return RotationDriver(
             handler,
-            stage_pending=lambda arn, token, copy: self.secretsmanager.stage_pending(
-                self.sm_backend, arn, token, copy_current=copy
+            stage_pending=lambda arn, token, copy: self.stage_pending(
+                arn, token, copy_current=copy
             ),
-            finish_rotation=lambda arn, token: self.secretsmanager.finish_rotation(
-                self.sm_backend, arn, token
-            ),
+            finish_rotation=self.finish_rotation,
             **options,
         )
+
+    # == The public surface ======================================================================
+    # What tests, the demo, the reliability campaign and the benchmarks do to the sandbox and ask
+    # of it. Callers use these (with view, authenticates and the boto3 clients) instead of the
+    # machinery behind them (moto's backends, FaithfulMemoryDB, StrictSecretsManager), so that
+    # machinery can change without touching them. Nothing here makes an AWS call or counts as one.
+
+    # -- Secrets Manager: what the service does around a rotation ------------------------------
+
+    def stage_pending(self, secret_arn: str, token: str, *, copy_current: bool = False) -> None:
+        """RotateSecret's first act: an AWSPENDING version under `token` (a copy of AWSCURRENT
+        when RotateImmediately=false); refused while another rotation's AWSPENDING stands."""
+        self.secretsmanager.stage_pending(secret_arn, token, copy_current=copy_current)
+
+    def finish_rotation(self, secret_arn: str, token: str) -> None:
+        """After finishSecret succeeded: the service removes AWSPENDING from the new version."""
+        self.secretsmanager.finish_rotation(secret_arn, token)
+
+    def enable_rotation(self, secret_arn: str) -> None:
+        self.secretsmanager.enable_rotation(secret_arn, LAMBDA_ARN)
+
+    def disable_rotation(self, secret_arn: str) -> None:
+        self.secretsmanager.disable_rotation(secret_arn)
+
+    # -- Secrets Manager: hand edits no API call can make ---------------------------------------
+
+    def set_version_stages(self, secret_arn: str, version: str, stages: Sequence[str]) -> None:
+        """The version's labels become exactly `stages` (no other version changes)."""
+        self.secretsmanager.set_version_stages(secret_arn, version, stages)
+
+    def put_version(
+        self,
+        secret_arn: str,
+        version: str,
+        value: str | bytes | None = None,
+        stages: Sequence[str] = (),
+    ) -> None:
+        """Creates or replaces a version with this value (bytes: a binary secret; None: no value)
+        and these labels, past PutSecretValue's checks (size, one value per version)."""
+        self.secretsmanager.put_version(secret_arn, version, value, stages)
+
+    def delete_version(self, secret_arn: str, version: str) -> None:
+        self.secretsmanager.delete_version(secret_arn, version)
+
+    # -- the AWS calls the sandbox served -------------------------------------------------------
+
+    def calls(self) -> list[str]:
+        """Operation names served since the last clear_calls(): Secrets Manager's, MemoryDB's
+        (users and tags, then discovery), then EventBridge Scheduler's (the names do not overlap;
+        CreateSecret is not counted)."""
+        return (
+            self.secretsmanager.calls
+            + self.memorydb.calls
+            + self.topology.calls
+            + self.scheduler.calls
+        )
+
+    def clear_calls(self) -> None:
+        for calls in (
+            self.secretsmanager.calls,
+            self.memorydb.calls,
+            self.topology.calls,
+            self.scheduler.calls,
+        ):
+            calls.clear()
+
+    # -- MemoryDB: the control plane's state and its propagation --------------------------------
+
+    def settle(self) -> None:
+        """Wait until every MemoryDB change has propagated to the data plane, then apply it."""
+        self.memorydb.settle()
+
+    def apply_due(self) -> None:
+        """Apply the MemoryDB changes whose propagation delay has passed, without waiting."""
+        self.memorydb.tick()
+
+    def user_status(self, user: str) -> str:
+        """`active` or `modifying`, as DescribeUsers would say (without a call)."""
+        return self.memorydb.status(user)
+
+    def password_count(self, user: str) -> int:
+        """PasswordCount on the control plane (the data plane follows when the user is active)."""
+        return self.memorydb.password_count(user)
+
+    def control_plane_passwords(self, user: str) -> list[str]:
+        """The password set MemoryDB holds for the user (and propagates)."""
+        return self.memorydb.control_plane_passwords(user)
+
+    def most_passwords_held(self, user: str) -> int:
+        """The largest PasswordCount the user ever had (MemoryDB allows two)."""
+        return self.memorydb.most_passwords_held(user)
+
+    def has_user(self, user: str) -> bool:
+        return self.memorydb.has_user(user)
+
+    def hold_modifying(self, user: str, seconds: float) -> None:
+        """The user is busy with some other change for `seconds`: `modifying`, updates refused."""
+        self.memorydb.hold_modifying(user, seconds)
+
+    def end_hold(self, user: str) -> None:
+        """The other change finished early: the user turns `active` at the next observation."""
+        self.memorydb.end_hold(user)
+
+    def lose_next_propagation(self, user: str) -> None:
+        """The user's next update turns `active` without ever reaching the data plane."""
+        self.memorydb.lose_next_propagation(user)
+
+    def set_propagation_delay(self, seconds: float) -> None:
+        """How long each later update stays `modifying` before it reaches the data plane."""
+        self.propagation_delay = seconds
+        self.memorydb.propagation_delay = seconds
+
+    @contextmanager
+    def propagation_clock(self, clock: Callable[[], float]) -> Iterator[None]:
+        """Propagation measured on `clock` inside the block; settled before and after, so no
+        change straddles two clocks."""
+        self.settle()
+        saved = self.memorydb.clock
+        self.memorydb.clock = clock
+        try:
+            yield
+        finally:
+            self.settle()
+            self.memorydb.clock = saved
 
     # -- observation ----------------------------------------------------------------------------
 
     def view(self, secret_arn: str) -> SecretView:
         """Labels and values straight from the backend (no API call is counted)."""
-        secret = self.sm_backend.secrets[secret_arn]
-        versions = {v: list(d["version_stages"]) for v, d in secret.versions.items()}
-        values = {
-            v: json.loads(d["secret_string"])
-            for v, d in secret.versions.items()
-            if d.get("secret_string")
-        }
-        for value in values.values():
+        view = self.secretsmanager.view(secret_arn)
+        for value in view.values.values():
             if isinstance(value, dict) and isinstance(value.get("password"), str):
                 self.passwords_seen.add(value["password"])
-        return SecretView(versions, values)
+        return view
 
     def authenticates(self, user: str, password: str) -> bool:
         """Ask the real redis-server: does this password work right now?"""

@@ -7,14 +7,21 @@
   AWSPREVIOUS; no label is attached twice.
 - stage_pending: what RotateSecret does before it calls createSecret (an empty AWSPENDING version),
   including its refusal while an earlier rotation's AWSPENDING is still on another version.
+
+It also owns every direct read and edit of moto's backend (the service's own acts around a
+rotation, hand edits no API call can make, and `view`), so nothing outside this module reaches
+into moto's Secrets Manager objects.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from moto.secretsmanager.exceptions import (
@@ -23,17 +30,44 @@ from moto.secretsmanager.exceptions import (
     ResourceExistsException,
     SecretNotFoundException,
 )
-from moto.secretsmanager.models import FakeSecret, SecretsManagerBackend
+from moto.secretsmanager.models import FakeSecret, SecretsManagerBackend, secretsmanager_backends
 
 AWSCURRENT = "AWSCURRENT"
 AWSPENDING = "AWSPENDING"
 AWSPREVIOUS = "AWSPREVIOUS"
 
 
+@dataclass(frozen=True)
+class SecretView:
+    """A secret's labels and values as Secrets Manager holds them (for the demo and checks)."""
+
+    versions: dict[str, list[str]]
+    values: dict[str, dict[str, Any]]
+
+    def version_with(self, stage: str) -> str | None:
+        for version, stages in self.versions.items():
+            if stage in stages:
+                return version
+        return None
+
+    def password(self, stage: str) -> str | None:
+        version = self.version_with(stage)
+        if version is None or version not in self.values:
+            return None
+        return str(self.values[version]["password"])
+
+
 class StrictSecretsManager:
-    def __init__(self) -> None:
+    def __init__(self, account: str, region: str) -> None:
+        self.account = account
+        self.region = region
         self.calls: list[str] = []
         self._lock = threading.RLock()
+
+    def _backend(self) -> SecretsManagerBackend:
+        # Looked up on every use: moto hands out a fresh backend each time mock_aws() starts.
+        backend: SecretsManagerBackend = secretsmanager_backends[self.account][self.region]
+        return backend
 
     @contextmanager
     def patched(self) -> Iterator[StrictSecretsManager]:
@@ -166,22 +200,19 @@ class StrictSecretsManager:
 
     # -- what the service itself does around a rotation -----------------------------------------
 
-    def enable_rotation(
-        self, backend: SecretsManagerBackend, secret_id: str, lambda_arn: str, days: int = 30
-    ) -> None:
+    def enable_rotation(self, secret_id: str, lambda_arn: str, days: int = 30) -> None:
         """RotationEnabled as RotateSecret/RotationSchedule leave it, without moto's Lambda run."""
-        secret = _require(backend, secret_id)
+        secret = _require(self._backend(), secret_id)
         secret.rotation_requested = True
         secret.rotation_enabled = True
         secret.rotation_lambda_arn = lambda_arn
         secret.auto_rotate_after_days = days
 
-    def disable_rotation(self, backend: SecretsManagerBackend, secret_id: str) -> None:
-        _require(backend, secret_id).rotation_enabled = False
+    def disable_rotation(self, secret_id: str) -> None:
+        _require(self._backend(), secret_id).rotation_enabled = False
 
     def stage_pending(
         self,
-        backend: SecretsManagerBackend,
         secret_id: str,
         token: str,
         *,
@@ -193,7 +224,7 @@ class StrictSecretsManager:
         AWSPENDING is still attached to a version other than AWSCURRENT.
         """
         with self._lock:
-            secret = _require(backend, secret_id)
+            secret = _require(self._backend(), secret_id)
             holder = _version_with(secret, AWSPENDING)
             if holder is not None and holder != token:
                 if AWSCURRENT not in secret.versions[holder]["version_stages"]:
@@ -214,14 +245,63 @@ class StrictSecretsManager:
                     version["secret_string"] = secret.versions[current].get("secret_string")
             secret.versions[token] = version
 
-    def finish_rotation(self, backend: SecretsManagerBackend, secret_id: str, token: str) -> None:
+    def finish_rotation(self, secret_id: str, token: str) -> None:
         """After finishSecret succeeded, the service removes AWSPENDING from the new version."""
         with self._lock:
-            secret = _require(backend, secret_id)
+            secret = _require(self._backend(), secret_id)
             stages = secret.versions[token]["version_stages"]
             if AWSPENDING in stages:
                 stages.remove(AWSPENDING)
             secret.last_rotation_date = int(time.time())
+
+    # -- hand edits: states no API call produces, for tests that need them ----------------------
+
+    def set_version_stages(self, secret_id: str, version_id: str, stages: Sequence[str]) -> None:
+        """The version's labels become exactly `stages`; no other version is touched."""
+        with self._lock:
+            secret = _require(self._backend(), secret_id)
+            if version_id not in secret.versions:
+                raise InvalidParameterException(f"Not a valid version: {version_id}")
+            secret.versions[version_id]["version_stages"] = list(stages)
+
+    def put_version(
+        self,
+        secret_id: str,
+        version_id: str,
+        value: str | bytes | None,
+        stages: Sequence[str] = (),
+    ) -> None:
+        """Creates or replaces a version as given: a string or binary value (or none) and labels,
+        past every check PutSecretValue makes (size, one value per version)."""
+        with self._lock:
+            secret = _require(self._backend(), secret_id)
+            record: dict[str, Any] = {
+                "createdate": int(time.time()),
+                "version_id": version_id,
+                "version_stages": list(stages),
+            }
+            if isinstance(value, bytes):
+                record["secret_binary"] = base64.b64encode(value).decode()  # as moto keeps it
+            elif value is not None:
+                record["secret_string"] = value
+            secret.versions[version_id] = record
+
+    def delete_version(self, secret_id: str, version_id: str) -> None:
+        with self._lock:
+            secret = _require(self._backend(), secret_id)
+            if version_id not in secret.versions:
+                raise InvalidParameterException(f"Not a valid version: {version_id}")
+            del secret.versions[version_id]
+
+    # -- observation ----------------------------------------------------------------------------
+
+    def view(self, secret_id: str) -> SecretView:
+        """Labels and JSON values straight from the backend (no API call is counted)."""
+        with self._lock:
+            secret = _require(self._backend(), secret_id)
+            versions = {v: list(d["version_stages"]) for v, d in secret.versions.items()}
+            strings = {v: d.get("secret_string") for v, d in secret.versions.items()}
+        return SecretView(versions, {v: json.loads(text) for v, text in strings.items() if text})
 
 
 def _secret(backend: SecretsManagerBackend, secret_id: str) -> FakeSecret | None:

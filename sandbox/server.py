@@ -135,10 +135,6 @@ class ServedSandbox:
     def secretsmanager(self) -> StrictSecretsManager:
         return self.sandbox.secretsmanager
 
-    @property
-    def sm_backend(self) -> SecretsManagerBackend:
-        return self.sandbox.sm_backend
-
     def client(self, service: str) -> Any:
         import boto3
 
@@ -196,9 +192,7 @@ class ServedSandbox:
         return arn
 
     def enable_rotation(self, secret_arn: str, function_arn: str, days: int = 30) -> None:
-        self.sandbox.secretsmanager.enable_rotation(
-            self.sandbox.sm_backend, secret_arn, function_arn, days
-        )
+        self.sandbox.secretsmanager.enable_rotation(secret_arn, function_arn, days)
 
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Until every rotation started by RotateSecret has ended (bounded)."""
@@ -243,11 +237,11 @@ class ServedSandbox:
                 raise ResourceNotFoundException(f"Resource not found for ARN '{function_arn}'.")
             token = client_request_token or str(uuid.uuid4())
             served.secretsmanager.stage_pending(
-                backend, secret.arn, token, copy_current=not rotate_immediately
+                secret.arn, token, copy_current=not rotate_immediately
             )
             days = (rotation_rules or {}).get("AutomaticallyAfterDays")
             served.secretsmanager.enable_rotation(
-                backend, secret.arn, function_arn, int(days or secret.auto_rotate_after_days or 30)
+                secret.arn, function_arn, int(days or secret.auto_rotate_after_days or 30)
             )
             thread = threading.Thread(
                 target=served._rotate,
@@ -304,9 +298,7 @@ class ServedSandbox:
                 driver = RotationDriver(
                     handler,
                     stage_pending=lambda _arn, _token, _copy: None,
-                    finish_rotation=lambda arn, done: self.secretsmanager.finish_rotation(
-                        self.sm_backend, arn, done
-                    ),
+                    finish_rotation=self.secretsmanager.finish_rotation,
                     step_attempts=self.step_attempts,
                     timeout_seconds=float(function.get("Timeout", 900)),
                 )

@@ -32,7 +32,7 @@ def _set_passwords(served: ServedSandbox, user: str, passwords: list[str]) -> No
         UserName=user, AuthenticationMode={"Type": "password", "Passwords": passwords}
     )
     served.sandbox.passwords_seen.update(passwords)
-    served.sandbox.memorydb.settle()
+    served.sandbox.settle()
 
 
 def test_healthy_then_rotate_follow_then_healthy(
@@ -59,7 +59,7 @@ def test_healthy_then_rotate_follow_then_healthy(
     ]
     assert all("succeeded" in s for s in steps)
 
-    served.sandbox.memorydb.settle()
+    served.sandbox.settle()
     code, after = _probe(cli, served, seeded.arn)
     assert (code, after["verdict"]["code"]) == (0, "healthy")
     by_stage = {p["stage"]: p for p in after["probe"]}
@@ -138,7 +138,7 @@ def test_unfinished_drop_is_completed(cli: Cli, served: ServedSandbox, seeded: S
 
     code, done = cli.json("repair", seeded.arn, "--apply", "--ca-bundle", str(served.ca_bundle))
     assert (code, done["verdict"]["code"]) == (0, "repaired")
-    served.sandbox.memorydb.settle()
+    served.sandbox.settle()
     assert not any(served.sandbox.accepts_everywhere(seeded.user, old).values())
     assert all(served.sandbox.accepts_everywhere(seeded.user, seeded.password).values())
     code, status = _probe(cli, served, seeded.arn)

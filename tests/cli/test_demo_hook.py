@@ -20,7 +20,7 @@ def test_show_status_before_and_after_a_rotation() -> None:
         before = io.StringIO()
         assert show_status(arn, ca_bundle=ca, stream=before) == 0
         assert box.driver().rotate(arn).succeeded
-        box.memorydb.settle()
+        box.settle()
         after = io.StringIO()
         assert show_status(arn, ca_bundle=ca, stream=after) == 0
     for text in (before.getvalue(), after.getvalue()):

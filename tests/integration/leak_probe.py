@@ -36,7 +36,7 @@ def main(report: Path) -> int:
             if not outcome.succeeded:
                 return 3
             sandbox.view(arn)
-        sandbox.memorydb.lose_next_propagation(USER)
+        sandbox.lose_next_propagation(USER)
         failed = driver.rotate(arn, rotation_token=rotation_token)
         errors += [a.error or "" for a in failed.attempts]
         sandbox.view(arn)

@@ -47,14 +47,14 @@ def test_set_passwords_replaces_the_set_and_goes_modifying(
 ) -> None:
     # Long enough that the two calls below always see the change still propagating, even on a
     # loaded machine (the fixture's 50 ms is not).
-    sandbox.memorydb.propagation_delay = 1.0
+    sandbox.set_propagation_delay(1.0)
     users.set_passwords("app-user", [SecretStr(PW1), SecretStr(PW2)])
     assert users.describe("app-user").status == "modifying"
 
     with pytest.raises(errors.UserBusyError):
         users.set_passwords("app-user", [SecretStr(PW2)])
 
-    sandbox.memorydb.settle()
+    sandbox.settle()
     assert users.describe("app-user").password_count == 2
     assert sandbox.authenticates("app-user", PW1)
     assert sandbox.authenticates("app-user", PW2)
@@ -158,7 +158,7 @@ def test_secret_store_round_trip(sandbox: Sandbox) -> None:
     store = SecretsManagerStore(boto3_client=sandbox.sm_client)
     arn = sandbox.create_secret("app-user", PW1)
     token = str(uuid.uuid4())
-    sandbox.secretsmanager.stage_pending(sandbox.sm_backend, arn, token)
+    sandbox.stage_pending(arn, token)
 
     meta = store.describe(arn)
     assert meta.rotation_enabled
@@ -186,7 +186,7 @@ def test_secret_store_round_trip(sandbox: Sandbox) -> None:
 def test_moving_a_label_without_naming_its_holder_is_refused(sandbox: Sandbox) -> None:
     arn = sandbox.create_secret("app-user", PW1)
     token = str(uuid.uuid4())
-    sandbox.secretsmanager.stage_pending(sandbox.sm_backend, arn, token)
+    sandbox.stage_pending(arn, token)
     with pytest.raises(sandbox.sm_client.exceptions.InvalidParameterException):
         sandbox.sm_client.update_secret_version_stage(
             SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=token

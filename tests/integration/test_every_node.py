@@ -32,7 +32,7 @@ def test_a_user_in_two_acls_on_two_clusters_is_proven_on_both(sandbox: Sandbox) 
 
     assert outcome.succeeded, outcome.last_error
     new = sandbox.view(arn).password("AWSCURRENT") or ""
-    sandbox.memorydb.settle()
+    sandbox.settle()
     accepted = sandbox.accepts_everywhere(USER, new)
     assert len(accepted) == 1 + 4
     assert all(accepted.values()), accepted
@@ -47,7 +47,7 @@ def test_a_lagging_replica_is_waited_for_then_proven(sandbox: Sandbox) -> None:
     outcome = sandbox.driver(lambda_handler).rotate(arn)
 
     assert outcome.succeeded, outcome.last_error
-    sandbox.memorydb.settle()
+    sandbox.settle()
     new = sandbox.view(arn).password("AWSCURRENT") or ""
     assert all(sandbox.accepts_everywhere(USER, new).values())
 
@@ -85,8 +85,8 @@ def test_a_down_node_stops_the_rotation_before_finish(sandbox: Sandbox) -> None:
     assert "ClusterUnreachableError" in _error(outcome)
     assert f"big/{down.name} (connection refused)" in _error(outcome)
     assert sandbox.view(arn).password("AWSCURRENT") == first
-    assert sandbox.memorydb.calls.count("UpdateUser") == 0
-    sandbox.memorydb.settle()
+    assert sandbox.calls().count("UpdateUser") == 0
+    sandbox.settle()
     assert all(sandbox.accepts_everywhere(USER, first).values())
 
 
@@ -126,9 +126,9 @@ def test_a_trusted_server_that_accepts_any_password_never_receives_one(sandbox: 
     assert not outcome.succeeded
     assert "EndpointRefusedError" in _error(outcome)
     assert "cmdstat_auth" not in stats
-    assert attacker_password not in sandbox.memorydb.control_plane_passwords(USER)
-    assert sandbox.memorydb.control_plane_passwords(USER) == [victim]
-    assert sandbox.memorydb.calls.count("UpdateUser") == 0
+    assert attacker_password not in sandbox.control_plane_passwords(USER)
+    assert sandbox.control_plane_passwords(USER) == [victim]
+    assert sandbox.calls().count("UpdateUser") == 0
 
 
 def test_a_user_in_no_acl_is_refused_before_any_write(sandbox: Sandbox) -> None:

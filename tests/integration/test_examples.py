@@ -48,7 +48,7 @@ def _secret(sandbox: Sandbox) -> str:
 def _rotate(sandbox: Sandbox, arn: str) -> None:
     outcome = sandbox.driver(lambda_handler).rotate(arn)
     assert outcome.succeeded, outcome.last_error
-    sandbox.memorydb.settle()
+    sandbox.settle()
 
 
 def _client() -> Any:

@@ -39,12 +39,12 @@ def test_the_old_password_works_through_the_grace_and_is_dropped_after(sandbox: 
     outcome = sandbox.driver().rotate(arn)
 
     assert outcome.succeeded, outcome.last_error
-    sandbox.memorydb.settle()
+    sandbox.settle()
     new = sandbox.view(arn).password("AWSCURRENT")
     assert new is not None
     assert sandbox.authenticates(USER, old)
     assert sandbox.authenticates(USER, new)
-    assert sandbox.memorydb.password_count(USER) == 2
+    assert sandbox.password_count(USER) == 2
     [schedule] = sandbox.scheduler.schedules()
     assert schedule.name == schedule_name(arn, outcome.token)
     assert schedule.group_name == SCHEDULE_GROUP
@@ -68,8 +68,8 @@ def test_the_old_password_works_through_the_grace_and_is_dropped_after(sandbox: 
 
     assert firing.succeeded, firing.errors
     assert sandbox.scheduler.schedules() == []  # ActionAfterCompletion DELETE
-    sandbox.memorydb.settle()
-    assert sandbox.memorydb.password_count(USER) == 1
+    sandbox.settle()
+    assert sandbox.password_count(USER) == 1
     assert sandbox.authenticates(USER, new)
     assert not sandbox.authenticates(USER, old)
 
@@ -78,7 +78,7 @@ def test_a_retried_finish_secret_finds_its_schedule(sandbox: Sandbox) -> None:
     arn, _old = _setup(sandbox)
     driver = sandbox.driver()
     token = str(uuid.uuid4())
-    sandbox.secretsmanager.stage_pending(sandbox.sm_backend, arn, token)
+    sandbox.stage_pending(arn, token)
     for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
         driver.invoke(arn, step, token)
     first = sandbox.scheduler.schedules()[0].schedule_expression
@@ -96,11 +96,11 @@ def test_back_to_back_rotations_never_drop_the_current_password(sandbox: Sandbox
     arn, _first = _setup(sandbox)
     driver = sandbox.driver()
     one = driver.rotate(arn)
-    sandbox.memorydb.settle()
+    sandbox.settle()
     two = driver.rotate(arn)
     assert one.succeeded
     assert two.succeeded
-    sandbox.memorydb.settle()
+    sandbox.settle()
     second = sandbox.view(arn).password("AWSPREVIOUS")
     third = sandbox.view(arn).password("AWSCURRENT")
     assert second is not None
@@ -109,9 +109,9 @@ def test_back_to_back_rotations_never_drop_the_current_password(sandbox: Sandbox
     firings = sandbox.pass_time(GRACE + 60)
 
     assert [f.succeeded for f in firings] == [True, True]
-    sandbox.memorydb.settle()
+    sandbox.settle()
     # The first rotation's schedule found its token superseded: a no-op. The second dropped.
-    assert sandbox.memorydb.password_count(USER) == 1
+    assert sandbox.password_count(USER) == 1
     assert sandbox.authenticates(USER, third)
     assert not sandbox.authenticates(USER, second)
 
@@ -120,34 +120,34 @@ def test_the_drop_waits_for_a_rotation_in_progress(sandbox: Sandbox) -> None:
     arn, _old = _setup(sandbox)
     driver = sandbox.driver()
     done = driver.rotate(arn)
-    sandbox.memorydb.settle()
+    sandbox.settle()
     token = str(uuid.uuid4())
-    sandbox.secretsmanager.stage_pending(sandbox.sm_backend, arn, token)
+    sandbox.stage_pending(arn, token)
     driver.invoke(arn, "createSecret", token)
 
     [firing] = sandbox.pass_time(GRACE + 60)
 
     assert firing.succeeded
-    assert sandbox.memorydb.password_count(USER) == 2  # untouched: a rotation owns the set
+    assert sandbox.password_count(USER) == 2  # untouched: a rotation owns the set
     current = sandbox.view(arn).password("AWSCURRENT")
     assert current is not None
     assert sandbox.view(arn).version_with("AWSCURRENT") == done.token
     for step in ("setSecret", "testSecret", "finishSecret"):
         driver.invoke(arn, step, token)
-    sandbox.secretsmanager.finish_rotation(sandbox.sm_backend, arn, token)
-    sandbox.memorydb.settle()
+    sandbox.finish_rotation(arn, token)
+    sandbox.settle()
     assert sandbox.authenticates(USER, str(sandbox.view(arn).password("AWSCURRENT")))
 
 
 def test_invoking_the_event_by_hand_drops_early(sandbox: Sandbox) -> None:
     arn, old = _setup(sandbox)
     outcome = sandbox.driver().rotate(arn)
-    sandbox.memorydb.settle()
+    sandbox.settle()
 
     _invoke({"Action": "dropOldPassword", "SecretId": arn, "ClientRequestToken": outcome.token})
     _invoke({"Action": "dropOldPassword", "SecretId": arn, "ClientRequestToken": outcome.token})
 
-    sandbox.memorydb.settle()
+    sandbox.settle()
     assert not sandbox.authenticates(USER, old)
     assert sandbox.authenticates(USER, str(sandbox.view(arn).password("AWSCURRENT")))
     [firing] = sandbox.pass_time(GRACE + 60)  # the schedule still fires: a no-op now
@@ -172,7 +172,7 @@ def test_a_malformed_drop_event_is_refused_and_changes_nothing(
 ) -> None:
     arn, old = _setup(sandbox)
     outcome = sandbox.driver().rotate(arn)
-    sandbox.memorydb.settle()
+    sandbox.settle()
     event = {
         k: (v.format(arn=arn, token=outcome.token) if isinstance(v, str) else v)
         for k, v in forged.items()
@@ -182,21 +182,21 @@ def test_a_malformed_drop_event_is_refused_and_changes_nothing(
         _invoke(event)
 
     assert sandbox.authenticates(USER, old)
-    assert sandbox.memorydb.password_count(USER) == 2
+    assert sandbox.password_count(USER) == 2
 
 
 def test_a_drop_event_for_the_previous_version_is_a_noop(sandbox: Sandbox) -> None:
     arn, old = _setup(sandbox)
     sandbox.driver().rotate(arn)
-    sandbox.memorydb.settle()
+    sandbox.settle()
     previous = sandbox.view(arn).version_with("AWSPREVIOUS")
     assert previous is not None
 
     _invoke({"Action": "dropOldPassword", "SecretId": arn, "ClientRequestToken": previous})
 
-    sandbox.memorydb.settle()
+    sandbox.settle()
     assert sandbox.authenticates(USER, old)
-    assert sandbox.memorydb.password_count(USER) == 2
+    assert sandbox.password_count(USER) == 2
 
 
 def test_the_sandbox_refuses_what_scheduler_refuses(sandbox: Sandbox) -> None:
@@ -224,18 +224,18 @@ def test_the_sandbox_refuses_what_scheduler_refuses(sandbox: Sandbox) -> None:
 def test_no_drop_when_the_current_password_stopped_working(sandbox: Sandbox) -> None:
     arn, old = _setup(sandbox)
     outcome = sandbox.driver().rotate(arn)
-    sandbox.memorydb.settle()
+    sandbox.settle()
     # Someone set the user's passwords by hand: AWSCURRENT's no longer works.
     sandbox.memorydb_client.update_user(
         UserName=USER,
         AuthenticationMode={"Type": "password", "Passwords": [old, "Hand-set-password-0123456789"]},
     )
-    sandbox.memorydb.settle()
+    sandbox.settle()
 
     [firing] = sandbox.pass_time(GRACE + 60)
 
     assert firing.succeeded
-    assert sandbox.memorydb.password_count(USER) == 2  # nothing dropped
+    assert sandbox.password_count(USER) == 2  # nothing dropped
     assert sandbox.authenticates(USER, old)
     assert outcome.token in firing.event["ClientRequestToken"]
 
@@ -243,7 +243,7 @@ def test_no_drop_when_the_current_password_stopped_working(sandbox: Sandbox) -> 
 def test_an_unreachable_cluster_fails_every_attempt_and_drops_nothing(sandbox: Sandbox) -> None:
     arn, _old = _setup(sandbox)
     sandbox.driver().rotate(arn)
-    sandbox.memorydb.settle()
+    sandbox.settle()
     sandbox.redis.stop()
 
     [firing] = sandbox.pass_time(GRACE + 60)
@@ -251,4 +251,4 @@ def test_an_unreachable_cluster_fails_every_attempt_and_drops_nothing(sandbox: S
     assert not firing.succeeded
     assert len(firing.errors) == 3  # the invocation and Lambda's two retries
     assert all("ClusterUnreachableError" in error for error in firing.errors)
-    assert sandbox.memorydb.password_count(USER) == 2
+    assert sandbox.password_count(USER) == 2

@@ -24,7 +24,7 @@ def _one_step(sandbox: Sandbox) -> tuple[str, str, dict[str, str]]:
     password = sandbox.create_user(USER)
     arn = sandbox.create_secret(USER, password)
     token = str(uuid.uuid4())
-    sandbox.secretsmanager.stage_pending(sandbox.sm_backend, arn, token)
+    sandbox.stage_pending(arn, token)
     event = {"Step": "createSecret", "SecretId": arn, "ClientRequestToken": token}
     return arn, token, event
 
@@ -97,10 +97,10 @@ def test_tracing_enabled_wraps_each_step_in_a_subsegment(
 
     @contextlib.contextmanager
     def in_subsegment(name: str, **_: object) -> Iterator[RecordedSubsegment]:
-        subsegment = RecordedSubsegment(name, len(sandbox.secretsmanager.calls))
+        subsegment = RecordedSubsegment(name, sandbox.calls().count("PutSecretValue"))
         opened.append(subsegment)
         yield subsegment
-        subsegment.calls_after = len(sandbox.secretsmanager.calls)
+        subsegment.calls_after = sandbox.calls().count("PutSecretValue")
 
     monkeypatch.setattr(provider, "in_subsegment", in_subsegment)
 
@@ -109,10 +109,9 @@ def test_tracing_enabled_wraps_each_step_in_a_subsegment(
     assert [(s.name, s.annotations) for s in opened] == [
         ("## createSecret", {"step": "createSecret"})
     ]
-    # The step ran inside it: its Secrets Manager calls, the write included, came in between.
-    inside = sandbox.secretsmanager.calls[opened[0].calls_before : opened[0].calls_after]
-    assert "PutSecretValue" in inside
-    assert token in sandbox.sm_backend.secrets[event["SecretId"]].versions
+    # The step ran inside it: its write came between the subsegment's opening and closing.
+    assert (opened[0].calls_before, opened[0].calls_after) == (0, 1)
+    assert sandbox.view(event["SecretId"]).values[token]["username"] == USER
 
 
 def test_time_left_keeps_a_reserve_for_the_calls_after_a_wait(sandbox: Sandbox) -> None:

@@ -428,7 +428,7 @@ def test_a_stopped_node_catches_up_when_it_starts(box: Sandbox) -> None:
     new = new_password()
 
     _set_passwords(box, "u", new)
-    box.memorydb.settle()
+    box.settle()
     assert box.accepts_everywhere("u", new) == {
         f"{DEFAULT_CLUSTER}-0001-001": True,
         "c-0001-001": True,

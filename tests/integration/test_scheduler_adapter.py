@@ -107,7 +107,7 @@ def test_the_handler_logs_and_counts_the_drop(
     arn = sandbox.create_secret("app-user", password)
     sandbox.drop_after(60)
     outcome = sandbox.driver().rotate(arn)
-    sandbox.memorydb.settle()
+    sandbox.settle()
     caplog.clear()
     capsys.readouterr()
 

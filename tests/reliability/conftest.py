@@ -1,4 +1,10 @@
-"""Reliability fixtures: one sandbox per module (each case makes its own user and secret)."""
+"""Reliability fixtures: one sandbox per module (each case makes its own user and secret), and
+the reliability report printed at the end of the pytest run.
+
+The families run once, here: each test hands its results to `reliability_results`, and the
+report's lines (the same as `make reliability` prints) close the run's output. A failed case
+fails its test; the report only counts.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import pytest
 
 from sandbox import Sandbox
 from tests.reliability.campaign.harness import Harness
+from tests.reliability.campaign.report import Collected, report_lines
 
 HERE = Path(__file__).resolve().parent
 
@@ -18,6 +25,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if HERE in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.integration)
+
+
+_COLLECTED = Collected()
+
+
+@pytest.fixture(scope="session")
+def reliability_results() -> Collected:
+    return _COLLECTED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _COLLECTED.results and _COLLECTED.load is None:
+        return
+    terminalreporter.section("reliability report")
+    for line in report_lines(_COLLECTED.results, _COLLECTED.load):
+        terminalreporter.write_line(line)
 
 
 # TLS like every MemoryDB cluster with password users: the fault proxy cuts the TCP stream (a

@@ -7,6 +7,7 @@ import pytest
 
 from sandbox import Sandbox
 from tests.reliability.campaign.badinput import CASES, BadCase, run_case
+from tests.reliability.campaign.report import Collected
 
 
 def test_the_table_is_big_enough() -> None:
@@ -15,8 +16,11 @@ def test_the_table_is_big_enough() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_refused_cleanly(module_sandbox: Sandbox, case: BadCase) -> None:
+def test_refused_cleanly(
+    module_sandbox: Sandbox, case: BadCase, reliability_results: Collected
+) -> None:
     result = run_case(module_sandbox, case, CASES.index(case))
+    reliability_results.results.append(result)
     assert result.writes == 0, result.detail
     assert result.leaks == 0, result.detail
     assert result.ok, result.detail

@@ -6,14 +6,18 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.reliability.campaign.drift import SCENARIOS
+from tests.reliability.campaign.drift import SCENARIOS, run_scenario
 from tests.reliability.campaign.harness import Harness
+from tests.reliability.campaign.report import Collected
 
 
 @pytest.mark.parametrize(("name", "scenario"), SCENARIOS, ids=[name for name, _ in SCENARIOS])
 def test_recovers_as_documented(
-    harness: Harness, name: str, scenario: Callable[[Harness], str]
+    harness: Harness,
+    name: str,
+    scenario: Callable[[Harness], str],
+    reliability_results: Collected,
 ) -> None:
-    # Every check is inside the scenario, which raises ScenarioFailed naming the one that broke;
-    # what it returns is the report's description, true of any run that gets that far.
-    scenario(harness)
+    result = run_scenario(harness, name, scenario)
+    reliability_results.results.append(result)
+    assert result.ok, result.detail

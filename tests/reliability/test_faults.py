@@ -4,7 +4,6 @@ the Lambda's time running out inside a wait: each rotation completes and no inva
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,16 +15,19 @@ from tests.reliability.campaign.campaign import (
     run_campaign,
 )
 from tests.reliability.campaign.faults import KINDS
+from tests.reliability.campaign.report import Collected
 
 WRITES = ("PutSecretValue", "UpdateUser", "UpdateSecretVersionStage")
 
 
 @pytest.fixture(scope="module")
-def campaign() -> Iterator[tuple[CleanRecord, list[CaseResult]]]:
+def campaign(reliability_results: Collected) -> tuple[CleanRecord, list[CaseResult]]:
     # The plan comes from the campaign's own clean rotation, on its logical clock: a clean
     # rotation recorded here on real time can poll DescribeUsers a different number of times.
     with Sandbox(propagation_delay=0.05) as box:
-        yield run_campaign(box)
+        clean, results = run_campaign(box)
+    reliability_results.results += results
+    return clean, results
 
 
 def test_the_clean_rotation_makes_every_write(

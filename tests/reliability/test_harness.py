@@ -28,7 +28,7 @@ def _checker(sandbox: Sandbox, user: str = "inv-user") -> tuple[InvariantChecker
     password = sandbox.create_user(user)
     arn = sandbox.create_secret(user, password)
     checker = InvariantChecker(
-        lambda: sandbox.view(arn), sandbox.memorydb, Oracle(sandbox.redis), user
+        lambda: sandbox.view(arn), sandbox, Oracle(sandbox.redis), user
     ).start()
     return checker, arn, password
 
@@ -45,7 +45,7 @@ def test_the_checker_sees_a_dead_awscurrent(sandbox: Sandbox) -> None:
         UserName="inv-user",
         AuthenticationMode={"Type": "password", "Passwords": [new_password()]},
     )
-    sandbox.memorydb.settle()
+    sandbox.settle()
     checker.check("after the outside change")
     assert any("invariant 1" in v for v in checker.violations)
 
@@ -53,7 +53,7 @@ def test_the_checker_sees_a_dead_awscurrent(sandbox: Sandbox) -> None:
 def test_the_checker_sees_an_unproven_promotion_and_a_stale_pending(sandbox: Sandbox) -> None:
     checker, arn, password = _checker(sandbox)
     token = str(uuid.uuid4())
-    sandbox.secretsmanager.stage_pending(sandbox.sm_backend, arn, token)
+    sandbox.stage_pending(arn, token)
     sandbox.sm_client.put_secret_value(
         SecretId=arn,
         ClientRequestToken=token,
@@ -67,7 +67,7 @@ def test_the_checker_sees_an_unproven_promotion_and_a_stale_pending(sandbox: San
     checker.check("after promoting without testSecret")
     assert any("invariant 3" in v for v in checker.violations)
     second = str(uuid.uuid4())
-    sandbox.secretsmanager.stage_pending(sandbox.sm_backend, arn, second)
+    sandbox.stage_pending(arn, second)
     checker.check_end()
     assert any("invariant 4" in v for v in checker.violations)
 
@@ -93,7 +93,7 @@ def test_an_outage_outlasts_the_retries_and_an_after_fault_lands(sandbox: Sandbo
     # `total_max_attempts` counts the first attempt too.
     assert len(injector.records) == API_ATTEMPTS
     # The first attempt landed although its caller saw only errors.
-    assert any(s.name == "landed" for s in sandbox.sm_backend.secrets.values())
+    assert sandbox.sm_client.describe_secret(SecretId="landed")["Name"] == "landed"
 
 
 @pytest.mark.parametrize("fault", ["refuse", "reset_mid_auth"])

@@ -6,10 +6,14 @@ import logging
 
 from sandbox import Sandbox
 from tests.reliability.campaign.leakcases import run_leak_cases
+from tests.reliability.campaign.report import Collected
 
 
-def test_no_leak_at_debug_with_tracing_or_from_botocore_validation(sandbox: Sandbox) -> None:
+def test_no_leak_at_debug_with_tracing_or_from_botocore_validation(
+    sandbox: Sandbox, reliability_results: Collected
+) -> None:
     results = list(run_leak_cases(sandbox))
+    reliability_results.results += results
     assert len(results) == 4
     assert [f"{r.name}: {r.detail}" for r in results if not r.ok] == []
 

@@ -2,7 +2,13 @@
 secret material in the error or in anything the function printed or logged.
 
 Each case gets its own user and secret. Steps the case needs done first run through the real
-handler; then the call lists are cleared and the refused invocation alone is judged.
+handler; then the call lists are cleared and the refused invocation alone is judged: the error
+names the problem, the function logged exactly one "step failed" line whose reason names it too,
+nothing was written, no secret showed anywhere, and (unless the case takes the user's password
+away) the user's password still authenticates on the cluster.
+
+This table is the one home of these cases: tests/reliability/test_bad_input.py runs each as its
+own pytest case, and the reliability report counts them.
 """
 
 from __future__ import annotations
@@ -60,21 +66,24 @@ class BadCase:
     prepare: Prepare | None = None
     user_kwargs: dict[str, Any] = field(default_factory=dict)
     absent_from_output: tuple[str, ...] = ()
+    password_survives: bool = True
+    """False where the case itself leaves the user without a working password (no user, or a
+    user that authenticates otherwise)."""
 
 
 # -- prepare helpers ------------------------------------------------------------------------------
 
 
 def _disable(ctx: Ctx) -> None:
-    ctx.sandbox.secretsmanager.disable_rotation(ctx.sandbox.sm_backend, ctx.arn)
+    ctx.sandbox.disable_rotation(ctx.arn)
 
 
 def _unstage(ctx: Ctx) -> None:
-    del ctx.sandbox.sm_backend.secrets[ctx.arn].versions[ctx.token]
+    ctx.sandbox.delete_version(ctx.arn, ctx.token)
 
 
 def _not_pending(ctx: Ctx) -> None:
-    ctx.sandbox.sm_backend.secrets[ctx.arn].versions[ctx.token]["version_stages"] = ["AWSPREVIOUS"]
+    ctx.sandbox.set_version_stages(ctx.arn, ctx.token, ["AWSPREVIOUS"])
 
 
 def _delete_user(ctx: Ctx) -> None:
@@ -139,19 +148,19 @@ def _edit_current_user(ctx: Ctx) -> None:
     )
 
 
+def _replace_current(ctx: Ctx, value: str | bytes) -> None:
+    version = ctx.sandbox.view(ctx.arn).version_with("AWSCURRENT")
+    assert version is not None
+    ctx.sandbox.put_version(ctx.arn, version, value, ["AWSCURRENT"])
+
+
 def _binary_secret(ctx: Ctx) -> None:
-    backend = ctx.sandbox.sm_backend
-    version = str(backend.secrets[ctx.arn].default_version_id)
-    record = backend.secrets[ctx.arn].versions[version]
-    record.pop("secret_string", None)
-    record["secret_binary"] = "AP8A/wD/"  # base64 of binary bytes, as moto stores it
+    _replace_current(ctx, b"\x00\xff\x00\xff\x00\xff")
 
 
 def _huge_secret(ctx: Ctx) -> None:
-    backend = ctx.sandbox.sm_backend
-    version = str(backend.secrets[ctx.arn].default_version_id)
     document = ctx.sandbox.secret_document(ctx.user, ctx.password) | {"blob": "A" * 70_000}
-    backend.secrets[ctx.arn].versions[version]["secret_string"] = json.dumps(document)
+    _replace_current(ctx, json.dumps(document))
 
 
 def _closed_port(ctx: Ctx) -> dict[str, Any]:
@@ -256,13 +265,24 @@ CASES: tuple[BadCase, ...] = (
         r"'default' user",
         document=lambda c: {"username": "default", "user_arn": None},
     ),
-    BadCase("iam user", r"authenticates with 'iam'", user_kwargs={"auth_type": "iam"}),
+    BadCase(
+        "iam user",
+        r"authenticates with 'iam'",
+        user_kwargs={"auth_type": "iam"},
+        password_survives=False,
+    ),
     BadCase(
         "no-password user",
         r"authenticates with 'no-password'",
         user_kwargs={"auth_type": "no-password"},
+        password_survives=False,
     ),
-    BadCase("user does not exist", r"no MemoryDB user", prepare=_delete_user),
+    BadCase(
+        "user does not exist",
+        r"no MemoryDB user 'bad-\d\d'",
+        prepare=_delete_user,
+        password_survives=False,
+    ),
     BadCase(
         "user outside the allow-list",
         r"not in ROTATION_ALLOWED_USERS",
@@ -302,6 +322,7 @@ CASES: tuple[BadCase, ...] = (
         step="testSecret",
         before=("createSecret", "setSecret"),
         prepare=_delete_user,
+        password_survives=False,
     ),
 )
 
@@ -322,7 +343,7 @@ def run_case(sandbox: Sandbox, case: BadCase, index: int) -> CaseResult:
     rotation_token = f"{uuid.uuid4()}-{uuid.uuid4().hex[:8]}"
     if case.settings:
         sandbox.configure_function(**case.settings)
-    sandbox.secretsmanager.stage_pending(sandbox.sm_backend, ctx.arn, ctx.token)
+    sandbox.stage_pending(ctx.arn, ctx.token)
     ctx.event = {
         "Step": case.step,
         "SecretId": ctx.arn,
@@ -335,25 +356,32 @@ def run_case(sandbox: Sandbox, case: BadCase, index: int) -> CaseResult:
         with scanner.capturing():
             for step in case.before:
                 lambda_handler(ctx.event | {"Step": step}, LocalLambdaContext())
-                sandbox.memorydb.settle()
+                sandbox.settle()
             if case.prepare is not None:
                 case.prepare(ctx)
             event = {k: v for k, v in (ctx.event | case.event).items() if v is not None}
-            sandbox.memorydb.calls.clear()
-            sandbox.secretsmanager.calls.clear()
+            sandbox.clear_calls()
+            scanner.records.clear()
             error: Exception | None = None
             try:
                 lambda_handler(event, LocalLambdaContext())
             except Exception as exc:  # noqa: BLE001 - judged below
                 error = exc
                 scanner.exception(exc)
-        writes = [c for c in sandbox.memorydb.calls + sandbox.secretsmanager.calls if c in WRITES]
+        writes = [c for c in sandbox.calls() if c in WRITES]
         if error is None:
             problems.append("the function accepted it")
         elif not re.search(case.match, str(error)):
             problems.append(f"the error does not name the problem: {type(error).__name__}")
+        failed = [r for r in scanner.records if r.getMessage() == "step failed"]
+        if len(failed) != 1:
+            problems.append(f"{len(failed)} 'step failed' log lines, not 1")
+        elif not re.search(case.match, str(getattr(failed[0], "reason", ""))):
+            problems.append("the 'step failed' log line's reason does not name the problem")
         if writes:
             problems.append(f"it wrote: {', '.join(writes)}")
+        if case.password_survives and not sandbox.authenticates(user, password):
+            problems.append("the user's password stopped working")
         secrets = set(sandbox.passwords_seen) | ctx.extra_secrets | {rotation_token, password}
         leaks = scanner.scan(secrets)
         problems += leaks

@@ -126,32 +126,31 @@ def run_timeouts(harness: Harness) -> Iterator[CaseResult]:
     sandbox = harness.sandbox
     # time_left = remaining - reserve: a function of reserve + 0.6 s waits about 0.6 s.
     sandbox.configure_function(CONNECT_TIMEOUT_SECONDS="0.5")
-    sandbox.memorydb.settle()
-    saved_clock = sandbox.memorydb.clock
-    sandbox.memorydb.clock = time.monotonic  # these cases race real time on purpose
     try:
-        arn, user = harness.new_secret("timeout")
-        held = _hold_before(sandbox, user, "setSecret", seconds=1.5)
-        run = harness.rotate(arn, user, before_step=held, timeout_seconds=function_timeout(0.6))
-        timed_out = any(
-            a.error_type == "WaitTimeoutError" for o in run.outcomes for a in o.attempts
-        )
-        yield _result("timeout", "wait outlives the function's time (setSecret)", run, timed_out)
+        # These cases race real time on purpose.
+        with sandbox.propagation_clock(time.monotonic):
+            arn, user = harness.new_secret("timeout")
+            held = _hold_before(sandbox, user, "setSecret", seconds=1.5)
+            run = harness.rotate(arn, user, before_step=held, timeout_seconds=function_timeout(0.6))
+            timed_out = any(
+                a.error_type == "WaitTimeoutError" for o in run.outcomes for a in o.attempts
+            )
+            yield _result(
+                "timeout", "wait outlives the function's time (setSecret)", run, timed_out
+            )
 
-        arn, user = harness.new_secret("timeout")
-        polls = {"n": 0}
+            arn, user = harness.new_secret("timeout")
+            polls = {"n": 0}
 
-        def third_poll(operation: str) -> bool:
-            if operation == "DescribeUsers" and sandbox.memorydb.status(user) == "modifying":
-                polls["n"] += 1
-            return polls["n"] >= 3
+            def third_poll(operation: str) -> bool:
+                if operation == "DescribeUsers" and sandbox.user_status(user) == "modifying":
+                    polls["n"] += 1
+                return polls["n"] >= 3
 
-        held = _hold_before(sandbox, user, "testSecret", seconds=0.5)
-        run = harness.rotate(arn, user, before_step=held, kill_when=third_poll)
-        yield _result("timeout", "killed inside the wait (testSecret)", run, run.kills == 1)
+            held = _hold_before(sandbox, user, "testSecret", seconds=0.5)
+            run = harness.rotate(arn, user, before_step=held, kill_when=third_poll)
+            yield _result("timeout", "killed inside the wait (testSecret)", run, run.kills == 1)
     finally:
-        sandbox.memorydb.settle()
-        sandbox.memorydb.clock = saved_clock
         sandbox.configure_function()
 
 
@@ -163,8 +162,8 @@ def _hold_before(
     def before_step(name: str, attempt: int) -> None:
         if name == step and not done["held"]:
             done["held"] = True
-            sandbox.memorydb.settle()
-            sandbox.memorydb.hold_modifying(user, seconds)
+            sandbox.settle()
+            sandbox.hold_modifying(user, seconds)
 
     return before_step
 
@@ -180,26 +179,19 @@ def run_campaign(
         if progress is not None:
             progress(result)
 
-    sandbox.memorydb.settle()
-    saved_clock = sandbox.memorydb.clock
-    sandbox.memorydb.clock = LogicalClock()
-    try:
-        # At DEBUG: what an operator debugging a failure would run with.
-        with Harness(sandbox, debug_logs=True) as harness:
-            clean = record_clean(harness)
-            for fault in aws_faults(clean, full=full):
-                keep(run_aws_fault(harness, clean, fault))
-            for index in range(clean.connections):
-                for data_fault in DATA_FAULTS:
-                    keep(run_data_fault(harness, index, data_fault))
-            for result in run_timeouts(harness):
-                keep(result)
-            # Imported here: gracefaults builds on this module's CaseResult and POSITIONS.
-            from tests.reliability.campaign.gracefaults import run_grace_faults
+    # At DEBUG: what an operator debugging a failure would run with.
+    with sandbox.propagation_clock(LogicalClock()), Harness(sandbox, debug_logs=True) as harness:
+        clean = record_clean(harness)
+        for fault in aws_faults(clean, full=full):
+            keep(run_aws_fault(harness, clean, fault))
+        for index in range(clean.connections):
+            for data_fault in DATA_FAULTS:
+                keep(run_data_fault(harness, index, data_fault))
+        for result in run_timeouts(harness):
+            keep(result)
+        # Imported here: gracefaults builds on this module's CaseResult and POSITIONS.
+        from tests.reliability.campaign.gracefaults import run_grace_faults
 
-            for result in run_grace_faults(harness, full=full):
-                keep(result)
-    finally:
-        sandbox.memorydb.settle()
-        sandbox.memorydb.clock = saved_clock
+        for result in run_grace_faults(harness, full=full):
+            keep(result)
     return clean, results

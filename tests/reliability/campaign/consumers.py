@@ -246,7 +246,7 @@ def _pass(sandbox: Sandbox, seconds: float) -> list[str]:
     errors = []
     deadline = time.monotonic() + seconds
     while True:
-        sandbox.memorydb.tick()
+        sandbox.apply_due()
         for firing in sandbox.fire_due_schedules():
             if not firing.succeeded:
                 errors.append(f"the scheduled drop failed: {firing.errors}")
@@ -276,7 +276,7 @@ def run_policy(sandbox: Sandbox, policy: str, plan: Plan, user: str) -> PolicyRe
             if not outcome.succeeded:
                 errors.append(f"rotation failed: {outcome.last_error}")
             errors += _pass(sandbox, plan.spacing_seconds)
-    sandbox.memorydb.settle()
+    sandbox.settle()
     counts = {kind: KindCount() for kind in KINDS}
     for consumer in consumers:
         count = counts[consumer.kind]
@@ -289,7 +289,7 @@ def run_policy(sandbox: Sandbox, policy: str, plan: Plan, user: str) -> PolicyRe
         counts,
         rotations_ok,
         plan.rotations,
-        sandbox.memorydb.password_count(user),
+        sandbox.password_count(user),
         errors,
     )
 

@@ -7,6 +7,7 @@ side of each is written up in README.md, "When a rotation fails".
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterator
 
 from moto.secretsmanager.exceptions import InvalidRequestException
@@ -31,7 +32,7 @@ def _expect(condition: bool, what: str) -> None:
 def _end_state(harness: Harness, arn: str, user: str) -> None:
     """Invariants 1, 2 and 4 on the final state."""
     checker = InvariantChecker(
-        lambda: harness.sandbox.view(arn), harness.sandbox.memorydb, harness.oracle, user
+        lambda: harness.sandbox.view(arn), harness.sandbox, harness.oracle, user
     ).start()
     checker.check_end("after recovery")
     problems = [v for v in checker.violations if "did not move" not in v]
@@ -47,11 +48,10 @@ def changed_outside(harness: Harness) -> str:
     sandbox.memorydb_client.update_user(
         UserName=user, AuthenticationMode={"Type": "password", "Passwords": [outside]}
     )
-    sandbox.memorydb.settle()
+    sandbox.settle()
     run = RotationRun()
     driver = harness.driver(run)
-    sandbox.memorydb.calls.clear()
-    sandbox.secretsmanager.calls.clear()
+    sandbox.clear_calls()
     outcome = driver.rotate(arn)
     error = outcome.last_error
     _expect(not outcome.succeeded, "the rotation went ahead with a dead AWSCURRENT")
@@ -61,7 +61,7 @@ def changed_outside(harness: Harness) -> str:
     )
     writes = {"PutSecretValue", "UpdateUser", "UpdateSecretVersionStage"}
     _expect(
-        not writes & set(sandbox.memorydb.calls + sandbox.secretsmanager.calls),
+        not writes & set(sandbox.calls()),
         "it wrote something",
     )
     _expect(sandbox.authenticates(user, outside), "the outside password stopped working")
@@ -72,7 +72,7 @@ def changed_outside(harness: Harness) -> str:
     )
     retry = driver.rotate(arn)
     _expect(retry.succeeded, f"the rotation after the fix failed: {retry.last_error}")
-    sandbox.memorydb.settle()
+    sandbox.settle()
     _end_state(harness, arn, user)
     return (
         "refused at createSecret (CurrentPasswordRejectedError), nothing written; "
@@ -92,10 +92,10 @@ def extra_password_outside(harness: Harness) -> str:
     sandbox.memorydb_client.update_user(
         UserName=user, AuthenticationMode={"Type": "password", "Passwords": [current, extra]}
     )
-    sandbox.memorydb.settle()
+    sandbox.settle()
     outcome = harness.driver(RotationRun()).rotate(arn)
     _expect(outcome.succeeded, f"rotation failed: {outcome.last_error}")
-    sandbox.memorydb.settle()
+    sandbox.settle()
     _expect(not sandbox.authenticates(user, extra), "the hand-added password still works")
     _end_state(harness, arn, user)
     return (
@@ -107,24 +107,41 @@ def stale_pending(harness: Harness) -> str:
     """A rotation failed at testSecret (its propagation was lost) and left AWSPENDING behind."""
     sandbox = harness.sandbox
     arn, user = harness.new_secret("drift")
+    first = sandbox.view(arn).password("AWSCURRENT")
     run = RotationRun()
     driver = harness.driver(run)
     failed = _failed_rotation(harness, arn, user)
     _expect(
-        failed.last_error is not None
+        failed.failed_step == "testSecret"
+        and failed.last_error is not None
         and failed.last_error.error_type == "PendingPasswordRejectedError",
         f"expected testSecret to refuse the pending password, got {failed.last_error}",
     )
+    view = sandbox.view(arn)
+    _expect(view.password("AWSCURRENT") == first, "AWSCURRENT moved in the failed rotation")
+    _expect(view.version_with("AWSPENDING") == failed.token, "AWSPENDING is not left behind")
+    _expect(first is not None and sandbox.authenticates(user, first), "AWSCURRENT stopped working")
     try:
         driver.rotate(arn)
-    except InvalidRequestException:
-        pass
+    except InvalidRequestException as exc:
+        _expect("previous rotation isn't complete" in str(exc), f"refused otherwise: {exc}")
     else:
         raise ScenarioFailed("a new rotation started over a stale AWSPENDING")
+    # The function refuses a token that is not the pending one.
+    other = str(uuid.uuid4())
+    sandbox.put_version(arn, other)
+    try:
+        driver.invoke(arn, "createSecret", other)
+    except Exception as exc:  # noqa: BLE001 - judged by its message
+        _expect("not AWSPENDING" in str(exc), f"another token refused otherwise: {exc}")
+    else:
+        raise ScenarioFailed("createSecret ran for a token that is not AWSPENDING")
     # What Secrets Manager does next: reattempt the failed rotation with its own token.
     retry = driver.rotate(arn, token=failed.token)
     _expect(retry.succeeded, f"the reattempt failed: {retry.last_error}")
-    sandbox.memorydb.settle()
+    _expect(sandbox.view(arn).version_with("AWSCURRENT") == failed.token, "AWSCURRENT elsewhere")
+    sandbox.settle()
+    _expect(first is not None and not sandbox.authenticates(user, first), "old password works")
     _end_state(harness, arn, user)
 
     # The other way out: the operator removes the stale label and rotates afresh.
@@ -133,7 +150,7 @@ def stale_pending(harness: Harness) -> str:
     _operator_clears_pending(sandbox, arn, failed.token)
     fresh = driver.rotate(arn)
     _expect(fresh.succeeded, f"the fresh rotation failed: {fresh.last_error}")
-    sandbox.memorydb.settle()
+    sandbox.settle()
     stale_password = sandbox.view(arn).values[failed.token]["password"]
     _expect(not sandbox.authenticates(user, stale_password), "the stale password still works")
     _end_state(harness, arn, user)
@@ -148,10 +165,14 @@ def finish_crashed_after_label(harness: Harness) -> str:
     sandbox = harness.sandbox
     kill = Fault(-1, "after", "kill", operation="UpdateSecretVersionStage")
     arn, user = harness.new_secret("drift")
+    old_first = sandbox.view(arn).password("AWSCURRENT")
     run = harness.rotate(arn, user, fault=kill)
     _expect(run.kills == 1 and run.succeeded, f"expected one kill and success: {run.summary()}")
     _expect(not run.violations, "; ".join(run.violations))
-    _expect(sandbox.memorydb.password_count(user) == 1, "the old password was never dropped")
+    _expect(sandbox.password_count(user) == 1, "the old password was never dropped")
+    view = sandbox.view(arn)
+    _expect(old_first is not None and not sandbox.authenticates(user, old_first), "old works")
+    _expect(sandbox.authenticates(user, view.password("AWSCURRENT") or ""), "new refused")
 
     # If Secrets Manager never retried it: the old password lingers until the next rotation.
     arn, user = harness.new_secret("drift")
@@ -162,12 +183,13 @@ def finish_crashed_after_label(harness: Harness) -> str:
     _expect(not outcome.succeeded, "the kill did not stop finishSecret")
     view = sandbox.view(arn)
     _expect(view.version_with("AWSCURRENT") == outcome.token, "AWSCURRENT did not move")
-    sandbox.memorydb.settle()
+    _expect(sandbox.password_count(user) == 2, "the old password left the slot early")
+    sandbox.settle()
     _expect(old is not None and sandbox.authenticates(user, old), "old password dropped early")
-    sandbox.secretsmanager.finish_rotation(sandbox.sm_backend, arn, outcome.token)
+    sandbox.finish_rotation(arn, outcome.token)
     nxt = harness.driver(RotationRun()).rotate(arn)
     _expect(nxt.succeeded, f"the next rotation failed: {nxt.last_error}")
-    sandbox.memorydb.settle()
+    sandbox.settle()
     _expect(old is not None and not sandbox.authenticates(user, old), "old password survived")
     _end_state(harness, arn, user)
     return (
@@ -184,7 +206,7 @@ def interrupted_by_timeout(harness: Harness) -> str:
         arn, user = harness.new_secret("drift")
         run = RotationRun()
         driver = harness.driver(run, timeout_seconds=function_timeout(3.0))
-        sandbox.memorydb.hold_modifying(user, 30.0)
+        sandbox.hold_modifying(user, 30.0)
         outcome = driver.rotate(arn)
         error = outcome.last_error
         _expect(not outcome.succeeded, "the rotation did not wait")
@@ -193,11 +215,10 @@ def interrupted_by_timeout(harness: Harness) -> str:
             f"unexpected failure {error}",
         )
         _expect(sandbox.view(arn).version_with("AWSCURRENT") != outcome.token, "promoted early")
-        state = sandbox.memorydb.users[user]
-        state.ready_at = sandbox.memorydb.clock()  # the other change finished
+        sandbox.end_hold(user)  # the other change finished
         retry = driver.rotate(arn, token=outcome.token)
         _expect(retry.succeeded, f"the reattempt failed: {retry.last_error}")
-        sandbox.memorydb.settle()
+        sandbox.settle()
         _end_state(harness, arn, user)
     finally:
         sandbox.configure_function(CONNECT_TIMEOUT_SECONDS=None)
@@ -213,15 +234,18 @@ SCENARIOS: tuple[tuple[str, Callable[[Harness], str]], ...] = (
 )
 
 
+def run_scenario(harness: Harness, name: str, scenario: Callable[[Harness], str]) -> CaseResult:
+    try:
+        detail = scenario(harness)
+    except ScenarioFailed as exc:
+        return CaseResult("drift", name, False, str(exc))
+    return CaseResult("drift", name, True, detail)
+
+
 def run_drift(sandbox: Sandbox) -> Iterator[CaseResult]:
     with Harness(sandbox) as harness:
         for name, scenario in SCENARIOS:
-            try:
-                detail = scenario(harness)
-            except ScenarioFailed as exc:
-                yield CaseResult("drift", name, False, str(exc))
-            else:
-                yield CaseResult("drift", name, True, detail)
+            yield run_scenario(harness, name, scenario)
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -235,7 +259,7 @@ def _failed_rotation(harness: Harness, arn: str, user: str) -> RotationOutcome:
     def lose(step: str, attempt: int) -> None:
         if step == "setSecret" and not lost["done"]:
             lost["done"] = True
-            sandbox.memorydb.lose_next_propagation(user)
+            sandbox.lose_next_propagation(user)
 
     return harness.driver(RotationRun(), before_step=lose).rotate(arn)
 

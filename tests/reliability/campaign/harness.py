@@ -123,7 +123,7 @@ class Harness:
     ) -> RotationRun:
         run = RotationRun()
         checker = InvariantChecker(
-            lambda: self.sandbox.view(arn), self.sandbox.memorydb, self.oracle, user, keep_old
+            lambda: self.sandbox.view(arn), self.sandbox, self.oracle, user, keep_old
         ).start()
         run.checker = checker
         self._checker = checker
@@ -144,7 +144,7 @@ class Harness:
                             scanner.text("exceptions", f"{attempt.error_type}: {attempt.error}")
                     if outcome.succeeded:
                         break
-            self.sandbox.memorydb.settle()
+            self.sandbox.settle()
             checker.check_end()
         finally:
             self._checker = None
@@ -176,10 +176,10 @@ class Harness:
                 for firing in firings:
                     for error in firing.errors:
                         scanner.text("exceptions", error)
-            self.sandbox.memorydb.settle()
+            self.sandbox.settle()
             if checker is not None:
                 checker.check("after the scheduled drop")
-                count = self.sandbox.memorydb.password_count(user)
+                count = self.sandbox.password_count(user)
                 if count != 1:
                     checker.violations.append(f"the user holds {count} passwords after the grace")
         finally:
@@ -193,8 +193,8 @@ class Harness:
         for value in self.sandbox.view(arn).values.values():
             if isinstance(value, dict) and isinstance(value.get("password"), str):
                 values.add(value["password"])
-        if user in self.sandbox.memorydb.users:
-            values.update(self.sandbox.memorydb.control_plane_passwords(user))
+        if self.sandbox.has_user(user):
+            values.update(self.sandbox.control_plane_passwords(user))
         return values
 
     # -- wiring ---------------------------------------------------------------------------------

@@ -53,8 +53,7 @@ def _pending_host_elsewhere(ctx: Ctx) -> None:
 
 
 def _pending_also_previous(ctx: Ctx) -> None:
-    secret = ctx.sandbox.sm_backend.secrets[ctx.arn]
-    secret.versions[ctx.token]["version_stages"] = ["AWSPENDING", "AWSPREVIOUS"]
+    ctx.sandbox.set_version_stages(ctx.arn, ctx.token, ["AWSPENDING", "AWSPREVIOUS"])
 
 
 def _owned_by_another_secret(ctx: Ctx) -> None:
@@ -71,7 +70,7 @@ def _user_leaves_every_acl(ctx: Ctx) -> None:
 
 def _user_disabled(ctx: Ctx) -> None:
     ctx.sandbox.memorydb_client.update_user(UserName=ctx.user, AccessString="off ~* +@all")
-    ctx.sandbox.memorydb.settle()
+    ctx.sandbox.settle()
 
 
 def _host_of_a_cluster_without_the_user(ctx: Ctx) -> dict[str, Any]:
@@ -226,8 +225,14 @@ CASES: tuple[BadCase, ...] = (
         document=_document(password="Short-pw-1"),
     ),
     # -- the user's state ---------------------------------------------------------------------
-    BadCase("user disabled (off)", r"is disabled", prepare=_user_disabled),
-    BadCase("user in no ACL", r"no ACL that a cluster uses", prepare=_user_leaves_every_acl),
+    # The case itself leaves the password working nowhere: the user is off, or on no node.
+    BadCase("user disabled (off)", r"is disabled", prepare=_user_disabled, password_survives=False),
+    BadCase(
+        "user in no ACL",
+        r"no ACL that a cluster uses",
+        prepare=_user_leaves_every_acl,
+        password_survives=False,
+    ),
     BadCase(
         "user claimed by another secret",
         r"is rotated by secret .* may not rotate it too",
@@ -246,6 +251,7 @@ CASES: tuple[BadCase, ...] = (
         step="finishSecret",
         before=("createSecret", "setSecret", "testSecret"),
         prepare=_user_leaves_every_acl,
+        password_survives=False,
     ),
     # -- versions ----------------------------------------------------------------------------
     BadCase(

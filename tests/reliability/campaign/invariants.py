@@ -1,26 +1,35 @@
-"""The invariants of issue 4, checked against the backends' own state and the real redis-server.
+"""The invariants of issue 4, checked against the sandbox's own state and the real redis-server.
 
-Nothing here goes through botocore: the checker reads moto's backend objects and asks the
-redis-server (the oracle) directly, so a check never adds an AWS call or trips an injected fault.
+Nothing here goes through botocore: the checker reads the sandbox's view of the backends and asks
+the redis-server (the oracle) directly, so a check never adds an AWS call or trips an injected
+fault.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import redis
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from sandbox.memorydb import FaithfulMemoryDB
     from sandbox.redis_server import RedisServer
-    from sandbox.sandbox import SecretView
+    from sandbox.secretsmanager import SecretView
 
 AWSCURRENT = "AWSCURRENT"
 AWSPENDING = "AWSPENDING"
+
+
+class ControlPlane(Protocol):
+    """What the checker asks of MemoryDB's control plane: a Sandbox, or the FaithfulMemoryDB
+    behind a moto server (the load run)."""
+
+    def has_user(self, user: str, /) -> bool: ...
+    def control_plane_passwords(self, user: str, /) -> list[str]: ...
+    def most_passwords_held(self, user: str, /) -> int: ...
 
 
 class Oracle:
@@ -84,7 +93,7 @@ class InvariantChecker:
     """Invariants 1-4 for one secret and its user; `check` after every call, `check_end` last."""
 
     view: Callable[[], SecretView]
-    memorydb: FaithfulMemoryDB
+    control_plane: ControlPlane
     oracle: Oracle
     user: str
     keep_old: bool = False
@@ -109,16 +118,16 @@ class InvariantChecker:
         if password is None or current_version is None:
             self._fail(where, 1, "AWSCURRENT has no password")
             return
-        if self.user not in self.memorydb.users:
+        if not self.control_plane.has_user(self.user):
             return  # the user was deleted: nothing to hold the password (bad-input cases only)
-        held = self.memorydb.control_plane_passwords(self.user)
+        held = self.control_plane.control_plane_passwords(self.user)
         if password not in held:
             self._fail(where, 1, "the AWSCURRENT password left the control plane's set")
         if not self.oracle.authenticates(self.user, password):
             self._fail(where, 1, "the AWSCURRENT password does not authenticate on redis-server")
-        history = self.memorydb.users[self.user].history
-        if len(held) > 2 or (history and max(history) > 2):
-            self._fail(where, 2, f"the user held {max([len(held), *history])} passwords")
+        most = self.control_plane.most_passwords_held(self.user)
+        if len(held) > 2 or most > 2:
+            self._fail(where, 2, f"the user held {max(len(held), most)} passwords")
         if current_version != self.initial_current and current_version not in self.proven:
             self._fail(where, 3, "AWSCURRENT moved to a version testSecret never proved")
 
@@ -132,7 +141,7 @@ class InvariantChecker:
             self._fail(where, 4, "AWSPENDING is left on a version that is not AWSCURRENT")
         if current == self.initial_current:
             self._fail(where, 4, "the rotation did not complete: AWSCURRENT did not move")
-        count = len(self.memorydb.control_plane_passwords(self.user))
+        count = len(self.control_plane.control_plane_passwords(self.user))
         expected = {1, 2} if self.keep_old else {1}
         if count not in expected:
             self._fail(where, 2, f"the user holds {count} passwords at the end")

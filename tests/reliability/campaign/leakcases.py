@@ -73,7 +73,7 @@ def _one_rotation(
         error = outcome.last_error
         if error is None or expect_failure not in (error.error or ""):
             problems.append(f"expected '{expect_failure}', got {error}")
-    sandbox.memorydb.settle()
+    sandbox.settle()
     leaks = scanner.scan(harness.secrets_of(arn, user) | {token})
     detail = f"{scanner.captured_chars} chars captured"
     if outcome.last_error is not None:

@@ -31,11 +31,13 @@ class _Tee(io.TextIOBase):
 
 
 class _Records(logging.Handler):
-    def __init__(self, sink: list[str]) -> None:
+    def __init__(self, sink: list[str], kept: list[logging.LogRecord]) -> None:
         super().__init__(logging.DEBUG)
         self._sink = sink
+        self._kept = kept
 
     def emit(self, record: logging.LogRecord) -> None:
+        self._kept.append(record)
         try:
             text = record.getMessage()
         except Exception:  # noqa: BLE001 - a broken record is still scanned by its parts
@@ -65,11 +67,13 @@ class LeakScanner:
             "traces": [],
         }
     )
+    records: list[logging.LogRecord] = field(default_factory=list)
+    """Every log record seen while capturing, for checks on what was logged."""
 
     @contextlib.contextmanager
     def capturing(self) -> Iterator[LeakScanner]:
         out = self.texts["stdout/stderr"]
-        records = _Records(self.texts["log records"])
+        records = _Records(self.texts["log records"], self.records)
         root = logging.getLogger()
         saved_levels: list[tuple[logging.Logger, int]] = []
         swapped: list[tuple[logging.StreamHandler[Any], Any]] = []

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import json
 import logging
 import os
 import random
@@ -39,7 +38,6 @@ from moto.moto_server.werkzeug_app import (
     MotoRequestHandler,
     create_backend_app,
 )
-from moto.secretsmanager.models import SecretsManagerBackend, secretsmanager_backends
 from werkzeug.serving import make_server
 
 from sandbox.driver import RotationDriver, RotationOutcome
@@ -52,7 +50,6 @@ from sandbox.sandbox import (
     FAST_WAITS,
     LAMBDA_ARN,
     REGION,
-    SecretView,
     seed_rotatable_secret,
 )
 from sandbox.secretsmanager import StrictSecretsManager
@@ -63,6 +60,14 @@ from tests.reliability.campaign.invariants import InvariantChecker, Oracle
 
 ROTATION_ATTEMPTS = 3
 STEP_ATTEMPTS = 3
+# The sizes of the two runs: CI's (the pytest run and `make reliability`) and the full one.
+CI_LOAD: dict[str, Any] = {
+    "secrets": 50,
+    "workers": 25,
+    "deadline_seconds": 120.0,
+    "backoff_scale": 0.1,
+}
+FULL_LOAD: dict[str, Any] = {"secrets": 1000, "workers": 64, "deadline_seconds": 900.0}
 
 
 class ThrottlingMiddleware:
@@ -169,18 +174,6 @@ def _env(**values: str) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def _view(backend: SecretsManagerBackend, lock: Any, arn: str) -> SecretView:
-    with lock:
-        secret = backend.secrets[arn]
-        versions = {v: list(d["version_stages"]) for v, d in secret.versions.items()}
-        values = {
-            v: json.loads(d["secret_string"])
-            for v, d in list(secret.versions.items())
-            if d.get("secret_string")
-        }
-    return SecretView(versions, values)
-
-
 def run_load(
     secrets: int = 1000,
     *,
@@ -205,7 +198,7 @@ def run_load(
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     server = ThrottlingMotoServer(port, throttle, seed)
-    strict = StrictSecretsManager()
+    strict = StrictSecretsManager(ACCOUNT, REGION)
     quiet = logging.getLogger("werkzeug")
     saved_level = quiet.level
     quiet.setLevel(logging.ERROR)
@@ -243,7 +236,6 @@ def run_load(
         setup = boto3.session.Session()
         mdb = setup.client("memorydb", config=boto_config())
         sm = setup.client("secretsmanager", config=boto_config())
-        backend: SecretsManagerBackend = secretsmanager_backends[ACCOUNT][REGION]
         mdb.create_acl(ACLName=DEFAULT_ACL)
         mdb.create_cluster(
             ClusterName=DEFAULT_CLUSTER,
@@ -265,7 +257,7 @@ def run_load(
                 port=node.port,
                 ssl=True,
             )
-            strict.enable_rotation(backend, arn, LAMBDA_ARN)
+            strict.enable_rotation(arn, LAMBDA_ARN)
             estate.append((arn, user))
         if progress:
             progress(
@@ -301,19 +293,16 @@ def run_load(
             remaining = context.get_remaining_time_in_millis() / 1000
             rotator().handle(RotationRequest.from_event(event), max(0.0, remaining - 3 * 5 - 2))
 
-        lock = strict._lock
         stop = threading.Event()
 
         def rotate_one(arn: str, user: str) -> tuple[list[RotationOutcome], list[str]]:
-            checker = InvariantChecker(lambda: _view(backend, lock, arn), memorydb, oracle, user)
+            checker = InvariantChecker(lambda: strict.view(arn), memorydb, oracle, user)
             checker.start()
 
             driver = RotationDriver(
                 _proving(handler, checker),
-                stage_pending=lambda a, t, copy: strict.stage_pending(
-                    backend, a, t, copy_current=copy
-                ),
-                finish_rotation=lambda a, t: strict.finish_rotation(backend, a, t),
+                stage_pending=lambda a, t, copy: strict.stage_pending(a, t, copy_current=copy),
+                finish_rotation=strict.finish_rotation,
                 step_attempts=STEP_ATTEMPTS,
                 before_step=lambda s, n: checker.check(f"before {s} attempt {n}"),
             )
