@@ -101,6 +101,30 @@ def seed_rotatable_secret(
     return arn, password
 
 
+class EnvironmentChanges:
+    """Environment variables set for a while: each one's first value is kept, and `restore()`
+    puts every one back (unset where it was unset)."""
+
+    def __init__(self) -> None:
+        self._saved: dict[str, str | None] = {}
+
+    def set(self, **values: str | None) -> None:
+        for name, value in values.items():
+            self._saved.setdefault(name, os.environ.get(name))
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    def restore(self) -> None:
+        for name, value in self._saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved.clear()
+
+
 class Sandbox:
     def __init__(
         self,
@@ -125,7 +149,7 @@ class Sandbox:
         self.topology: Topology
         self._authority: TestAuthority | None = None
         self._stack = ExitStack()
-        self._saved_env: dict[str, str | None] = {}
+        self._env = EnvironmentChanges()
         self.redis: RedisServer
         self.memorydb: FaithfulMemoryDB
         self.secretsmanager = StrictSecretsManager(ACCOUNT, REGION)
@@ -184,12 +208,7 @@ class Sandbox:
 
     def stop(self) -> None:
         self._stack.close()
-        for name, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        self._saved_env.clear()
+        self._env.restore()
         _reset_function()
 
     def __enter__(self) -> Sandbox:
@@ -204,12 +223,7 @@ class Sandbox:
         self.stop()
 
     def set_env(self, **values: str | None) -> None:
-        for name, value in values.items():
-            self._saved_env.setdefault(name, os.environ.get(name))
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        self._env.set(**values)
 
     def configure_function(self, **settings: str | None) -> None:
         """The function's environment (as the template would set it), then a fresh cold start."""

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 from sandbox import iam_simulation
 from sandbox.driver import RotationDriver
 from sandbox.redis_server import free_port
-from sandbox.sandbox import ACCOUNT, FAST_WAITS, REGION, Sandbox
+from sandbox.sandbox import ACCOUNT, FAST_WAITS, REGION, EnvironmentChanges, Sandbox
 from sandbox.secretsmanager import StrictSecretsManager
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ class ServedSandbox:
         self.sandbox = sandbox
         self.step_attempts = step_attempts
         self._stack = ExitStack()
-        self._saved_env: dict[str, str | None] = {}
+        self._env = EnvironmentChanges()
         self._rotations: list[threading.Thread] = []
         self._run_lock = threading.Lock()
         self.endpoint = ""
@@ -104,25 +104,12 @@ class ServedSandbox:
         self.endpoint = f"http://127.0.0.1:{port}"
         # Every client built from here on (the CLI's, the function's) talks to this server; the
         # in-process mock lets requests to it through.
-        self._set_env(AWS_ENDPOINT_URL=self.endpoint)
+        self._env.set(AWS_ENDPOINT_URL=self.endpoint)
         self._stack.callback(self.wait_idle)
 
     def stop(self) -> None:
         self._stack.close()
-        for name, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        self._saved_env.clear()
-
-    def _set_env(self, **values: str | None) -> None:
-        for name, value in values.items():
-            self._saved_env.setdefault(name, os.environ.get(name))
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        self._env.restore()
 
     @property
     def ca_bundle(self) -> Path:
@@ -279,9 +266,9 @@ class ServedSandbox:
 
         with self._run_lock:
             variables = (function.get("Environment") or {}).get("Variables") or {}
-            self._set_env(**{name: variables.get(name) for name in ENV_VARS})
+            self._env.set(**{name: variables.get(name) for name in ENV_VARS})
             # EMF metrics are printed to stdout, which in this process may be a CLI's.
-            self._set_env(POWERTOOLS_METRICS_DISABLED="true")
+            self._env.set(POWERTOOLS_METRICS_DISABLED="true")
             _reset_function()
             log_group = (function.get("LoggingConfig") or {}).get("LogGroup") or (
                 f"/aws/lambda/{function['FunctionName']}"
