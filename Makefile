@@ -46,14 +46,14 @@ redis-server:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 
 demo: install ## one full rotation in the local sandbox (moto + a real redis-server)
-	$(PY) -m sandbox.demo
+	$(PY) -m demo
 
 lint: $(STAMP) ## ruff check and ruff format --check
-	$(VENV)/bin/ruff check rotation sandbox tools tests bench cli examples
-	$(VENV)/bin/ruff format --check rotation sandbox tools tests bench cli examples
+	$(VENV)/bin/ruff check rotation sandbox tools tests bench memorydb_rotation_cli demo examples
+	$(VENV)/bin/ruff format --check rotation sandbox tools tests bench memorydb_rotation_cli demo examples
 
 typecheck: $(STAMP) ## mypy (strict on rotation/)
-	$(VENV)/bin/mypy rotation sandbox tools tests bench cli examples
+	$(VENV)/bin/mypy rotation sandbox tools tests bench memorydb_rotation_cli demo examples
 
 unit: $(STAMP) ## the unit tests alone (no network)
 	$(PY) -m pytest tests/unit -q

@@ -13,8 +13,8 @@ import pytest
 from botocore.stub import Stubber
 from typer.testing import CliRunner
 
-from cli.app import app
-from cli.aws import Aws
+from memorydb_rotation_cli.app import app
+from memorydb_rotation_cli.aws import Aws
 from sandbox.sandbox import Sandbox
 from sandbox.server import ServedSandbox
 

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from cli.demo import show_status
+from demo.status import show_status
 from sandbox.sandbox import Sandbox
 
 pytestmark = pytest.mark.integration

@@ -10,9 +10,17 @@ from typing import Any
 
 import pytest
 
-from cli.doctor import CANNOT, FAIL, PASS, SECRET_ACTIONS, TOPOLOGY_ACTIONS, USER_ACTIONS, Doctor
-from cli.secret_policy import recommended_policy
-from cli.state import Function, Inspection, Inspector, Secret, Version
+from memorydb_rotation_cli.doctor import (
+    CANNOT,
+    FAIL,
+    PASS,
+    SECRET_ACTIONS,
+    TOPOLOGY_ACTIONS,
+    USER_ACTIONS,
+    Doctor,
+)
+from memorydb_rotation_cli.secret_policy import recommended_policy
+from memorydb_rotation_cli.state import Function, Inspection, Inspector, Secret, Version
 from rotation.models import Cluster, Credentials, Endpoint, MemoryDBUser, Node, Topology
 from tests.cli.conftest import Stubs
 

@@ -10,8 +10,8 @@ from typing import Any
 import boto3
 from botocore.stub import ANY, Stubber
 
-from cli.aws import Aws
-from cli.rotate import Event, Follower, permanent
+from memorydb_rotation_cli.aws import Aws
+from memorydb_rotation_cli.rotate import Event, Follower, permanent
 
 SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:memorydb/app-AbCdEf"
 TOKEN = "0b5c7f1e-1111-4222-8333-944455556666"

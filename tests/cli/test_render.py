@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import json
 
-from cli import render
-from cli.render import Output
+from memorydb_rotation_cli import render
+from memorydb_rotation_cli.render import Output
 
 DOC = {
     "command": "doctor",

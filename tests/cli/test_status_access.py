@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from cli import status
-from cli.state import Inspector
+from memorydb_rotation_cli import status
+from memorydb_rotation_cli.state import Inspector
 from tests.cli.conftest import Stubs
 from tests.cli.test_doctor_checks import SECRET
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cli.secret_policy import check_secret_policy, recommended_policy
+from memorydb_rotation_cli.secret_policy import check_secret_policy, recommended_policy
 from sandbox import Sandbox
 
 pytestmark = pytest.mark.integration

@@ -2,7 +2,7 @@
 the named administrators) write versions, and only the administrators manage the secret.
 
 The policy is resolved with cfn.Evaluator for given parameters, like the role's IAM statements in
-test_deploy_iam.py, then decided per principal and action by cli/secret_policy.py, the checker
+test_deploy_iam.py, then decided per principal and action by the CLI's secret_policy.py, the checker
 the operator tooling runs on a deployed secret.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from cli.secret_policy import (
+from memorydb_rotation_cli.secret_policy import (
     RECOMMENDED_ACTIONS,
     ROTATION_WRITES,
     check_secret_policy,

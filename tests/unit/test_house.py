@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = sorted([ROOT / "README.md", ROOT / "infra" / "README.md", *(ROOT / "docs").glob("*.md")])
 # Rooms that stand beside the deployed code; `rotation/` may import none of them.
-NOT_DEPLOYED = {"sandbox", "tests", "tools", "bench", "cli"}
+NOT_DEPLOYED = {"sandbox", "tests", "tools", "bench", "memorydb_rotation_cli", "demo"}
 
 _LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
 _FENCE = re.compile(r"^\s*```")

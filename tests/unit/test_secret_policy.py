@@ -1,4 +1,4 @@
-"""cli/secret_policy.py: who besides the rotation role may write a secret's versions."""
+"""The CLI's secret_policy.py: who besides the rotation role may write a secret's versions."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from cli.secret_policy import (
+from memorydb_rotation_cli.secret_policy import (
     GUARDED_ACTIONS,
     LIFECYCLE_ACTIONS,
     RECOMMENDED_ACTIONS,

@@ -14,7 +14,14 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from cli.aws import DENIED_CODES, Aws, CliError, aws_errors, describe_failure, fingerprint
+from memorydb_rotation_cli.aws import (
+    DENIED_CODES,
+    Aws,
+    CliError,
+    aws_errors,
+    describe_failure,
+    fingerprint,
+)
 from rotation.adapters.memorydb import MemoryDBDirectory
 from rotation.adapters.secrets_manager import SecretsManagerStore
 from rotation.errors import AwsCallError, RotationError, SecretValueNotFoundError

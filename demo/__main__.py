@@ -1,6 +1,6 @@
 """`make demo`: one full rotation in the sandbox, narrated step by step.
 
-`python -m sandbox.demo --drop-after` rotates with OLD_PASSWORD_POLICY=drop-after and then shows
+`python -m demo --drop-after` rotates with OLD_PASSWORD_POLICY=drop-after and then shows
 the schedule finishSecret created, the old password working through the grace, and the drop.
 """
 
@@ -31,7 +31,7 @@ def _fingerprint(password: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__)
     parser.add_argument(
         "--logs", action="store_true", help="also print the function's log lines and metrics"
     )
@@ -152,7 +152,7 @@ def _step_line(output: str) -> str:
 
 def _status(sandbox: Sandbox, arn: str, when: str) -> None:
     """`memorydb-rotation status --probe`, as an operator would run it."""
-    from cli.demo import show_status
+    from demo.status import show_status
 
     print(f"\n== memorydb-rotation status --probe ({when})")
     tls = sandbox.tls_files

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from cli.aws import aws_errors, describe_failure
-from cli.state import Inspection, Inspector, password_of
-from cli.status import STALE_AFTER_SECONDS, judge, pending_age, probe
+from memorydb_rotation_cli.aws import aws_errors, describe_failure
+from memorydb_rotation_cli.state import Inspection, Inspector, password_of
+from memorydb_rotation_cli.status import STALE_AFTER_SECONDS, judge, pending_age, probe
 from rotation.errors import RotationError, UserBusyError
 from rotation.models import AWSCURRENT, AWSPENDING
 from rotation.proof import Proof

@@ -27,8 +27,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from cli.aws import aws_errors, describe_failure
-from cli.state import Function, Inspection, Inspector, function_name
+from memorydb_rotation_cli.aws import aws_errors, describe_failure
+from memorydb_rotation_cli.state import Function, Inspection, Inspector, function_name
 from rotation.adapters.memorydb import OWNER_TAG
 from rotation.errors import RotationError
 from rotation.models import AWSCURRENT, Credentials
@@ -568,9 +568,9 @@ class Doctor:
         return _pass("the role may decrypt the customer-managed key through Secrets Manager")
 
     def resource_policy(self) -> Check:
-        """cli/secret_policy.py decides, as IAM would, who besides the rotation role may still
+        """secret_policy.py decides, as IAM would, who besides the rotation role may still
         write versions or change the policy (docs/secret-policy.md)."""
-        from cli.secret_policy import SecretPolicyError, check_secret_policy
+        from memorydb_rotation_cli.secret_policy import SecretPolicyError, check_secret_policy
 
         secret = self.inspection.secret
         role = self._function().role

@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
-from cli import render
-from cli import status as status_command
-from cli.aws import Aws
-from cli.render import Output
-from cli.state import Inspector
+from memorydb_rotation_cli import render
+from memorydb_rotation_cli import status as status_command
+from memorydb_rotation_cli.aws import Aws
+from memorydb_rotation_cli.render import Output
+from memorydb_rotation_cli.state import Inspector
 
 
 def show_status(

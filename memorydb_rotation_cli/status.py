@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cli.state import STAGES, Inspection, Inspector, iso, password_of
+from memorydb_rotation_cli.state import STAGES, Inspection, Inspector, iso, password_of
 from rotation.models import AWSCURRENT, AWSPENDING, Topology
 from rotation.proof import Proof, prove
 

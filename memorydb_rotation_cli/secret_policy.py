@@ -16,7 +16,7 @@ standard library: the operator CLI and the template tests call it; the Lambda ne
 From a shell (exit 1 when there are problems):
 
     aws secretsmanager get-resource-policy --secret-id S --query ResourcePolicy --output text \\
-      | python -m cli.secret_policy ROTATION_ROLE_ARN [--admin ARN ...]
+      | python -m memorydb_rotation_cli.secret_policy ROTATION_ROLE_ARN [--admin ARN ...]
 """
 
 from __future__ import annotations

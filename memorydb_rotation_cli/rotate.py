@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cli.aws import Aws, CliError, aws_errors, describe_failure
-from cli.render import Output
-from cli.state import Inspector, function_name
+from memorydb_rotation_cli.aws import Aws, CliError, aws_errors, describe_failure
+from memorydb_rotation_cli.render import Output
+from memorydb_rotation_cli.state import Inspector, function_name
 from rotation import errors
 from rotation.models import AWSCURRENT, AWSPENDING
 from rotation.waiting import Backoff
@@ -325,7 +325,7 @@ class _Live:
 
 
 def render(out: Output, doc: dict[str, Any]) -> None:
-    from cli.render import verdict
+    from memorydb_rotation_cli.render import verdict
 
     if doc["token"] and not doc["followed"]:
         out.line(f"RotateSecret: new version {doc['token']}")

@@ -13,10 +13,10 @@ from typing import Annotated, Any
 
 import typer
 
-from cli import render
-from cli.aws import Aws, CliError
-from cli.render import Output
-from cli.state import Inspector
+from memorydb_rotation_cli import render
+from memorydb_rotation_cli.aws import Aws, CliError
+from memorydb_rotation_cli.render import Output
+from memorydb_rotation_cli.state import Inspector
 
 app = typer.Typer(
     name="memorydb-rotation",
@@ -88,7 +88,7 @@ def status(
     stale_after: StaleOpt = 3600.0,
 ) -> None:
     """Rotation settings, versions and labels, the user, its clusters and nodes, one verdict."""
-    from cli import status as status_command
+    from memorydb_rotation_cli import status as status_command
 
     def body(out: Output) -> int:
         inspector = _inspector(profile, region)
@@ -116,7 +116,7 @@ def rotate(
     ] = 1800.0,
 ) -> None:
     """Start a rotation (RotateSecret); with --follow, watch it to the end."""
-    from cli import rotate as rotate_command
+    from memorydb_rotation_cli import rotate as rotate_command
 
     def body(out: Output) -> int:
         aws = Aws.from_chain(profile=profile, region=region)
@@ -139,8 +139,8 @@ def repair(
     stale_after: StaleOpt = 3600.0,
 ) -> None:
     """Explain what is wrong and what would make it safe; act only with --apply."""
-    from cli import repair as repair_command
-    from cli import status as status_command
+    from memorydb_rotation_cli import repair as repair_command
+    from memorydb_rotation_cli import status as status_command
 
     def body(out: Output) -> int:
         inspector = _inspector(profile, region)
@@ -171,7 +171,7 @@ def doctor(
     region: RegionOpt = None,
 ) -> None:
     """Read-only pre-flight checklist, with a fix for every failure."""
-    from cli import doctor as doctor_command
+    from memorydb_rotation_cli import doctor as doctor_command
 
     def body(out: Output) -> int:
         inspector = _inspector(profile, region)
