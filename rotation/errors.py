@@ -2,7 +2,20 @@
 
 Every message here is written by this project and names the problem, never a value taken from the
 secret: a password, the raw SecretString, a raw field value or the RotationToken never reaches an
-exception, so an error can be logged and re-raised to Secrets Manager as it is.
+exception, so an error can be logged and re-raised to Secrets Manager as it is. An error that
+replaces one that could hold a secret is raised outside the `except` that caught it, so neither
+its __cause__ nor its __context__ keeps the original.
+
+The contract callers rely on (the handler's metrics, the operator's command line, the retries):
+
+- `RefusedError` and its subclasses are permanent: the same input meets the same refusal, so
+  retrying without changing the secret, the user or the settings is pointless. Each is raised
+  before the step's first write, and names what to change.
+- Every other `RotationError` is transient: a state that time may fix (a user still modifying, a
+  node lagging or unreachable, AWS throttling, the step's time running out). Secrets Manager's
+  own retry of the step, or of the rotation, is the remedy.
+
+`is_permanent(exc)` says which kind an error is.
 """
 
 from __future__ import annotations
@@ -93,6 +106,10 @@ class ClusterUnreachableError(RotationError):
         self.reason = reason
 
 
+class NodeNotReadyError(RotationError):
+    """MemoryDB names a node that has no endpoint yet (being created): it cannot be proven on."""
+
+
 class UserBusyError(RotationError):
     """MemoryDB answered InvalidUserStateFault: the user is still applying an earlier change."""
 
@@ -111,6 +128,11 @@ class InvalidPasswordError(RefusedError):
 
 class SecretNotFoundError(RefusedError):
     """The SecretId names no secret."""
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """True for a refusal that a retry with the same input meets again (see the module doc)."""
+    return isinstance(exc, RefusedError)
 
 
 def describe_validation_error(exc: ValidationError, summary: str, *, reasons: bool = False) -> str:

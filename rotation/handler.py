@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from rotation.composition import service
-from rotation.drop_event import DROP_ACTION, is_drop_event
+from rotation.composition import Service, service
 from rotation.errors import RotationError
-from rotation.models import RotationRequest, Step
+from rotation.models import (
+    DROP_ACTION,
+    DropOldPasswordEvent,
+    Invocation,
+    OldPassword,
+    RotationRequest,
+    Step,
+    is_drop_event,
+)
 from rotation.observability import logger, metrics
 
 if TYPE_CHECKING:
@@ -17,29 +25,20 @@ if TYPE_CHECKING:
 
     from rotation.rotator import StepResult
 
-
 _STEPS = frozenset(step.value for step in Step)
+Work = Callable[[Service, Invocation], "StepResult"]
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(log_event=False, clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
-    if is_drop_event(event):
-        _drop_after_grace(event, context)
-        return
-    step = event.get("Step") if isinstance(event, dict) else None
-    # Only a known step name becomes a dimension: the event is input, not ours to publish.
-    # (A list or an object there is not hashable: check the type before the membership.)
-    dimension = step if isinstance(step, str) and step in _STEPS else "invalid"
-    metrics.add_dimension(name="Step", value=dimension)
+    """A rotation step from Secrets Manager, or the dropOldPassword event of a drop-after
+    schedule; every failure is logged and counted, then re-raised for the caller to retry."""
+    metrics.add_dimension(name="Step", value=_dimension(event))
     try:
-        request = RotationRequest.from_event(event)
-        logger.append_keys(
-            secret_arn=request.secret_id, step=request.step.value, token=request.token
-        )
+        work = _parse(event)
         svc = service()
-        svc.bind_function(context.invoked_function_arn)
-        result = svc.run(request, svc.time_left(context.get_remaining_time_in_millis()))
+        result = work(svc, svc.invocation(context))
     except RotationError as exc:
         _failed(exc)
         raise
@@ -54,54 +53,49 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
     raise RotationError(f"unexpected {unexpected}; see the function's log")
 
 
+def _dimension(event: object) -> str:
+    """Only a known step name becomes a dimension: the event is input, not ours to publish."""
+    if is_drop_event(event):
+        return DROP_ACTION
+    step = event.get("Step") if isinstance(event, dict) else None
+    # A list or an object there is not hashable: check the type before the membership.
+    return step if isinstance(step, str) and step in _STEPS else "invalid"
+
+
+def _parse(event: object) -> Work:
+    if is_drop_event(event):
+        drop = DropOldPasswordEvent.from_event(event)
+        logger.append_keys(secret_arn=drop.secret_id, step=DROP_ACTION, token=drop.token)
+        return lambda svc, invocation: svc.drop(drop, invocation)
+    request = RotationRequest.from_event(event)
+    logger.append_keys(secret_arn=request.secret_id, step=request.step.value, token=request.token)
+    return lambda svc, invocation: svc.run(request, invocation)
+
+
 def _succeeded(result: StepResult) -> None:
     metrics.add_metric(name="StepSucceeded", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="WaitSeconds", unit=MetricUnit.Seconds, value=result.waited_seconds)
-    logger.info(
-        "step succeeded",
-        extra={
-            "outcome": result.outcome.value,
-            "waited_seconds": round(result.waited_seconds, 3),
-            "clusters": list(result.clusters),
-            "nodes": result.nodes,
-        },
-    )
+    if result.old_password is not None:
+        metrics.add_metric(
+            name="OldPasswordDropped",
+            unit=MetricUnit.Count,
+            value=int(result.old_password is OldPassword.DROPPED),
+        )
+    extra: dict[str, Any] = {
+        "outcome": result.outcome.value,
+        "waited_seconds": round(result.waited_seconds, 3),
+        "clusters": list(result.clusters),
+        "nodes": result.nodes,
+    }
+    if result.old_password is not None:
+        extra["old_password"] = result.old_password.value
+    if result.kept_because is not None:
+        extra["kept_because"] = result.kept_because.value
+        extra["reason"] = result.reason
+    logger.info("step succeeded", extra=extra)
 
 
 def _failed(exc: Exception) -> None:
     metrics.add_metric(name="StepFailed", unit=MetricUnit.Count, value=1)
     reason = str(exc) if isinstance(exc, RotationError) else "unexpected error"
     logger.error("step failed", extra={"error": type(exc).__name__, "reason": reason})
-
-
-def _drop_after_grace(event: dict[str, Any], context: LambdaContext) -> None:
-    """The schedule a `drop-after` finishSecret created fired (or an operator invoked it)."""
-    from rotation.grace import DropOldPasswordEvent
-
-    metrics.add_dimension(name="Step", value=DROP_ACTION)
-    try:
-        drop = DropOldPasswordEvent.from_event(event)
-        logger.append_keys(secret_arn=drop.secret_id, step=DROP_ACTION, token=drop.token)
-        svc = service()
-        result = svc.drop(drop, svc.time_left(context.get_remaining_time_in_millis()))
-    except RotationError as exc:
-        _failed(exc)
-        raise
-    except Exception as exc:  # noqa: BLE001 - any failure must be recorded, then re-raised
-        _failed(exc)
-        unexpected = type(exc).__name__
-    else:
-        metrics.add_metric(name="StepSucceeded", unit=MetricUnit.Count, value=1)
-        metrics.add_metric(
-            name="OldPasswordDropped", unit=MetricUnit.Count, value=int(result.dropped)
-        )
-        logger.info(
-            "old password dropped" if result.dropped else "old password not dropped",
-            extra={
-                "outcome": result.outcome,
-                "reason": result.reason,
-                "waited_seconds": round(result.waited_seconds, 3),
-            },
-        )
-        return
-    raise RotationError(f"unexpected {unexpected}; see the function's log")

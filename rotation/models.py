@@ -6,7 +6,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -46,23 +46,59 @@ class Step(StrEnum):
 
 
 class Outcome(StrEnum):
-    """What a step did: the closed set logged as `outcome` and returned to callers."""
+    """What one invocation did with the secret and the user: one closed set for the four steps
+    and the scheduled drop, logged as `outcome`. What happened to the old password is a second,
+    independent value (OldPassword), so the two never multiply into a cross-product."""
 
     NOTHING_TO_DO = "nothing_to_do"
+    """A step other than finishSecret retried after AWSCURRENT moved to its token."""
     CREATED = "created"
     KEPT_EXISTING = "kept_existing"
+    """createSecret retried: the pending version already holds a value, which stays."""
     SET = "set"
     ALREADY_SET = "already_set"
     PROVEN = "proven"
-    PROMOTED_DROPPED_OLD = "promoted_dropped_old"
-    PROMOTED_KEPT_OLD = "promoted_kept_old"
-    COMPLETED_DROP = "completed_drop"
+    PROMOTED = "promoted"
     ALREADY_CURRENT = "already_current"
-    # OLD_PASSWORD_POLICY=drop-after: the old password stays, a schedule drops it later.
-    PROMOTED_DROP_SCHEDULED = "promoted_drop_scheduled"
-    PROMOTED_DROP_ALREADY_SCHEDULED = "promoted_drop_already_scheduled"
-    COMPLETED_DROP_SCHEDULED = "completed_drop_scheduled"
-    COMPLETED_DROP_ALREADY_SCHEDULED = "completed_drop_already_scheduled"
+    """finishSecret retried after the label moved: only the old password's fate was left."""
+    GRACE_OVER = "grace_over"
+    """The scheduled drop of OLD_PASSWORD_POLICY=drop-after ran (see `old_password`)."""
+
+
+class OldPassword(StrEnum):
+    """What finishSecret or the scheduled drop did with the password AWSCURRENT replaced."""
+
+    DROPPED = "dropped"
+    KEPT = "kept"
+    """Still accepted; `kept_because` says why."""
+    DROP_SCHEDULED = "drop_scheduled"
+    DROP_ALREADY_SCHEDULED = "drop_already_scheduled"
+    ALREADY_DROPPED = "already_dropped"
+    """The user holds one password: nothing was left to drop."""
+
+
+class KeptBecause(StrEnum):
+    """Why the old password stays: the reasons a drop is declined instead of attempted."""
+
+    POLICY_KEEP = "policy_keep"
+    """OLD_PASSWORD_POLICY=keep (also for a drop scheduled before the policy was switched)."""
+    ROTATION_DISABLED = "rotation_disabled"
+    SUPERSEDED = "superseded"
+    """A later rotation moved AWSCURRENT to a password other than the one this drop keeps."""
+    ROTATION_IN_PROGRESS = "rotation_in_progress"
+    """Another version is AWSPENDING: its rotation owns the password set now."""
+    USER_REFUSED = "user_refused"
+    CURRENT_NOT_PROVEN = "current_not_proven"
+    """AWSCURRENT's password is refused on some node: the user changed outside rotation."""
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What one Lambda invocation knows beyond its event: how long it may wait and which
+    function it is (a drop-after schedule invokes this same function)."""
+
+    time_left_seconds: float
+    function_arn: str
 
 
 class RotationRequest(BaseModel):
@@ -82,9 +118,56 @@ class RotationRequest(BaseModel):
         try:
             return cls.model_validate(event)
         except ValidationError as exc:
-            raise BadEventError(
-                describe_validation_error(exc, "the event is not a rotation event")
-            ) from None
+            # Raised outside the `except`: the ValidationError holds the event, RotationToken too.
+            message = describe_validation_error(exc, "the event is not a rotation event")
+        raise BadEventError(message)
+
+
+DROP_ACTION = "dropOldPassword"
+# A full secret ARN (the scheduled event always carries one), as the template's SecretArns.
+_SM_ARN = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$"
+
+
+def is_drop_event(event: object) -> bool:
+    """The one key a rotation event never has: the handler routes on it, then parses strictly."""
+    return isinstance(event, dict) and "Action" in event and "Step" not in event
+
+
+class DropOldPasswordEvent(BaseModel):
+    """`{"Action": "dropOldPassword", "SecretId": <secret ARN>, "ClientRequestToken": <version>}`:
+    the Input of the one-time schedule a drop-after finishSecret creates.
+
+    No other key is accepted: the event is the schedule's fixed Input, nothing else writes it. It
+    is input like any other all the same: a forged or replayed one can at worst drop the old
+    password early (what invoking it by hand is for), never AWSCURRENT's.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    action: Literal["dropOldPassword"] = Field(alias="Action")
+    secret_id: str = Field(alias="SecretId", pattern=_SM_ARN)
+    token: str = Field(
+        alias="ClientRequestToken", min_length=32, max_length=64, pattern=r"^[A-Za-z0-9-]+$"
+    )
+
+    @classmethod
+    def from_event(cls, event: object) -> DropOldPasswordEvent:
+        if not isinstance(event, dict):
+            raise BadEventError("the event is not a JSON object")
+        try:
+            return cls.model_validate(event)
+        except ValidationError as exc:
+            message = describe_validation_error(exc, "the event is not a dropOldPassword event")
+        raise BadEventError(message)
+
+    @classmethod
+    def for_rotation(cls, secret_arn: str, token: str) -> DropOldPasswordEvent:
+        return cls.model_validate(
+            {"Action": DROP_ACTION, "SecretId": secret_arn, "ClientRequestToken": token}
+        )
+
+    def as_input(self) -> dict[str, str]:
+        return self.model_dump(by_alias=True)
 
 
 def key_name(key: str) -> str:
@@ -130,16 +213,25 @@ class Credentials(BaseModel):
         try:
             ipaddress.ip_address(value)
         except ValueError:
-            labels = value.removesuffix(".").split(".")
-            if not all(_DNS_LABEL.match(label) for label in labels):
-                raise ValueError("not a DNS name or IP address") from None
-            return value.removesuffix(".").lower()
-        return value
+            is_address = False
+        else:
+            is_address = True
+        if is_address:
+            return value
+        # Checked outside the `except`: ipaddress's error quotes the value.
+        labels = value.removesuffix(".").split(".")
+        if not all(_DNS_LABEL.match(label) for label in labels):
+            raise ValueError("not a DNS name or IP address")
+        return value.removesuffix(".").lower()
 
     @classmethod
     def parse(cls, secret_string: str) -> Credentials:
+        """Every refusal is raised outside the `except` that caught it: json's and pydantic's
+        errors hold the document (JSONDecodeError.doc is the whole SecretString), and an
+        exception raised inside an `except` keeps the caught one as its __context__."""
         if len(secret_string.encode("utf-8", "surrogatepass")) > SECRET_STRING_LIMIT:
             raise SecretFormatError("the secret value is larger than Secrets Manager allows")
+        problem: str | None = None
         try:
             document = json.loads(
                 secret_string,
@@ -147,17 +239,21 @@ class Credentials(BaseModel):
                 object_pairs_hook=_no_duplicate_keys,
             )
         except RecursionError:
-            raise SecretFormatError("the secret value is nested too deeply") from None
+            problem = "the secret value is nested too deeply"
         except ValueError:
-            raise SecretFormatError("the secret value is not JSON") from None
+            problem = "the secret value is not JSON"
+        if problem is not None:
+            raise SecretFormatError(problem)
         if not isinstance(document, dict):
             raise SecretFormatError("the secret value is not a JSON object")
         try:
             creds = cls.model_validate(document)
         except ValidationError as exc:
-            raise SecretFormatError(
-                describe_validation_error(exc, "the secret value is not a MemoryDB credential")
-            ) from None
+            problem = describe_validation_error(
+                exc, "the secret value is not a MemoryDB credential"
+            )
+        if problem is not None:
+            raise SecretFormatError(problem)
         if creds.user_arn is not None:
             match = _USER_ARN.match(creds.user_arn)
             if match is None:

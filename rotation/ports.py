@@ -1,4 +1,5 @@
-"""The three ports the rotator needs. Adapters implement them over boto3 and redis."""
+"""The four ports the rotator needs. Adapters (rotation/adapters/) implement them over boto3 and
+redis; the unit tests implement them as in-memory fakes."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ from typing import Protocol
 
 from pydantic import SecretStr
 
-from rotation.models import Endpoint, MemoryDBUser, SecretMetadata, Topology
+from rotation.models import (
+    DropOldPasswordEvent,
+    Endpoint,
+    MemoryDBUser,
+    SecretMetadata,
+    Topology,
+)
 
 
 class SecretStore(Protocol):
@@ -55,5 +62,19 @@ class CredentialVerifier(Protocol):
         """True when the node answers OK to AUTH; False when it refuses the credentials.
 
         Raises ClusterUnreachableError when the node cannot be reached or does not verify.
+        """
+        ...
+
+
+class DropScheduler(Protocol):
+    """OLD_PASSWORD_POLICY=drop-after: where the end of a rotation's grace is scheduled."""
+
+    def schedule_drop(
+        self, event: DropOldPasswordEvent, *, grace_seconds: int, target_arn: str
+    ) -> bool:
+        """Have `target_arn` invoked with `event` after `grace_seconds`, once per rotation.
+
+        False when this rotation's schedule already exists (a retried finishSecret): the first
+        one's time stands.
         """
         ...

@@ -1,19 +1,26 @@
-"""The four rotation steps over the MemoryDB two-password slot.
+"""The four rotation steps over the MemoryDB two-password slot, and the end of a drop-after grace.
 
 Order of operations (why it never breaks a client):
 1. createSecret writes the new password only into the AWSPENDING version.
 2. setSecret makes the user accept both passwords: [current, pending].
 3. testSecret proves the pending password on every node once the change has propagated.
-4. finishSecret moves AWSCURRENT first and drops the old password after, so any reader of
+4. finishSecret moves AWSCURRENT first and retires the old password after, so any reader of
    AWSCURRENT holds a password the cluster accepts at every moment.
+
+What happens to the old password is one decision, `_retire_old`, taken by finishSecret and by its
+retry: `drop` sets the user's passwords to the new one alone, `keep` leaves both until the next
+rotation's setSecret replaces the old one, `drop-after` asks the DropScheduler for a one-time
+schedule that invokes this function with a DropOldPasswordEvent when the grace is over
+(`drop_old_password`). That scheduled event is input like any other: it drops only when the grace
+of the rotation it names is what is left to finish, and declines (logging why) otherwise.
 
 Where the user lives comes from MemoryDB's control plane on every invocation, never from the
 secret: a password is sent only to nodes MemoryDB names, and proven on all of them.
 
 Every step is safe to re-run with the same token after a crash at any point: createSecret keeps a
 pending value that exists, setSecret replaces the whole password set (the same set twice is the
-same state), and finishSecret completes the drop when the label has already moved. Every refusal
-comes before the step's first write.
+same state), and finishSecret completes the old password's retirement when the label has already
+moved. Every refusal comes before the step's first write.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TypedDict
 
 from pydantic import SecretStr
 
@@ -31,7 +38,9 @@ from rotation.errors import (
     CurrentPasswordRejectedError,
     EndpointRefusedError,
     InvalidPasswordError,
+    NoClusterError,
     PendingPasswordRejectedError,
+    RefusedError,
     RotationDisabledError,
     RotationError,
     SecretChangedError,
@@ -48,20 +57,21 @@ from rotation.models import (
     AWSPENDING,
     AWSPREVIOUS,
     Credentials,
+    DropOldPasswordEvent,
+    Invocation,
+    KeptBecause,
     MemoryDBUser,
+    OldPassword,
     Outcome,
     RotationRequest,
     SecretMetadata,
     Step,
     Topology,
 )
-from rotation.ports import CredentialVerifier, SecretStore, UserDirectory
+from rotation.ports import CredentialVerifier, DropScheduler, SecretStore, UserDirectory
 from rotation.proof import Proof, prove
 from rotation.settings import Settings
 from rotation.waiting import Backoff, Budget, poll, set_when_idle, wait_until_active
-
-if TYPE_CHECKING:
-    from rotation.grace import DropScheduler
 
 
 @dataclass(frozen=True)
@@ -69,8 +79,13 @@ class StepResult:
     outcome: Outcome
     waited_seconds: float
     clusters: tuple[str, ...] = ()
-    """The clusters whose every node the step proved passwords on."""
+    """The clusters whose every node the invocation proved passwords on."""
     nodes: int = 0
+    old_password: OldPassword | None = None
+    """finishSecret and the scheduled drop: what became of the password AWSCURRENT replaced."""
+    kept_because: KeptBecause | None = None
+    reason: str = ""
+    """With `kept_because`: the same in words (names and versions only, never a value)."""
 
 
 @dataclass(frozen=True)
@@ -90,43 +105,52 @@ class Rotator:
         verifier: CredentialVerifier,
         settings: Settings,
         *,
+        scheduler: DropScheduler | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         on_user: Callable[[str], None] | None = None,
-        drop_scheduler: DropScheduler | None = None,
     ) -> None:
+        """`scheduler` is given exactly when OLD_PASSWORD_POLICY=drop-after."""
+        if (settings.old_password_policy == "drop-after") != (scheduler is not None):
+            raise SettingsError(
+                "a DropScheduler is needed with OLD_PASSWORD_POLICY=drop-after, and only then"
+            )
         self._secrets = secrets
         self._users = users
         self._verifier = verifier
         self._settings = settings
+        self._scheduler = scheduler
         self._clock = clock
         self._sleep = sleep
         self._on_user = on_user or (lambda _name: None)
-        self._drop_scheduler = drop_scheduler
         self._backoff = Backoff(
             settings.wait_initial_interval_seconds, settings.wait_max_interval_seconds
         )
 
-    def handle(self, request: RotationRequest, time_left: float) -> StepResult:
-        """Run the guard, then the request's step. `time_left` bounds every wait in seconds."""
-        budget = Budget(
-            clock=self._clock,
-            sleep=self._sleep,
-            deadline=self._clock() + min(self._settings.wait_timeout_seconds, time_left),
-        )
+    def handle(self, request: RotationRequest, invocation: Invocation) -> StepResult:
+        """Run the guard, then the request's step, every wait bounded by the invocation's time."""
+        budget = self._budget(invocation)
         meta = self._guard(request)
         if AWSCURRENT in meta.versions[request.token]:
             # Secrets Manager retried after the label moved: only finishSecret has work left.
             if request.step is Step.FINISH:
-                return self.complete_finish(request, budget, meta)
+                return self.complete_finish(request, budget, meta, invocation)
             return StepResult(Outcome.NOTHING_TO_DO, budget.waited)
-        steps = {
-            Step.CREATE: self.create_pending,
-            Step.SET: self.set_pending,
-            Step.TEST: self.prove_pending,
-            Step.FINISH: self.promote_pending,
-        }
-        return steps[request.step](request, budget, meta)
+        if request.step is Step.CREATE:
+            return self.create_pending(request, budget, meta)
+        if request.step is Step.SET:
+            return self.set_pending(request, budget, meta)
+        if request.step is Step.TEST:
+            return self.prove_pending(request, budget, meta)
+        return self.promote_pending(request, budget, meta, invocation)
+
+    def _budget(self, invocation: Invocation) -> Budget:
+        return Budget(
+            clock=self._clock,
+            sleep=self._sleep,
+            deadline=self._clock()
+            + min(self._settings.wait_timeout_seconds, invocation.time_left_seconds),
+        )
 
     def _guard(self, request: RotationRequest) -> SecretMetadata:
         meta = self._secrets.describe(request.secret_id)
@@ -156,19 +180,19 @@ class Rotator:
         self, request: RotationRequest, budget: Budget, meta: SecretMetadata
     ) -> StepResult:
         """Write AWSCURRENT with a new password as the pending version, once per token."""
-        current = self._current(request)
-        pending = self._pending_if_written(request)
+        current = self._current(meta)
+        pending = self._pending_if_written(meta, request.token)
         if pending is not None:
             self._check_pair(current, pending)
         located = self._locate(current, meta)
-        self._check_rules(current, "AWSCURRENT")
+        self._check_rules(current, AWSCURRENT)
         self._require_everywhere(current, located, budget, AWSCURRENT)
         if pending is not None:
             return self._result(Outcome.KEPT_EXISTING, budget, located)
         # Built (and its size checked) before anything is written.
         value = current.with_password(passwords.generate(self._settings.password_length))
         self._claim(located, meta)
-        self._secrets.put_pending(request.secret_id, request.token, value, request.rotation_token)
+        self._secrets.put_pending(meta.arn, request.token, value, request.rotation_token)
         return self._result(Outcome.CREATED, budget, located)
 
     # -- setSecret ------------------------------------------------------------------------------
@@ -177,10 +201,10 @@ class Rotator:
         self, request: RotationRequest, budget: Budget, meta: SecretMetadata
     ) -> StepResult:
         """Make the user accept [current, pending]. MemoryDB replaces the whole set."""
-        current, pending = self._pair(request)
+        current, pending = self._pair(meta, request.token)
         located = self._locate(current, meta)
-        self._check_rules(current, "AWSCURRENT")
-        self._check_rules(pending, "AWSPENDING")
+        self._check_rules(current, AWSCURRENT)
+        self._check_rules(pending, AWSPENDING)
         user = wait_until_active(
             self._users, current.username, budget, self._backoff, known=located.user
         )
@@ -204,7 +228,7 @@ class Rotator:
         A node may lag behind the user's `active` status: it is asked again, with backoff, until
         the step's time runs out, and only then named in the failure.
         """
-        current, pending = self._pair(request)
+        current, pending = self._pair(meta, request.token)
         located = self._locate(current, meta)
         wait_until_active(self._users, current.username, budget, self._backoff, known=located.user)
         proof = poll(
@@ -228,111 +252,257 @@ class Rotator:
     # -- finishSecret ---------------------------------------------------------------------------
 
     def promote_pending(
-        self, request: RotationRequest, budget: Budget, meta: SecretMetadata
+        self, request: RotationRequest, budget: Budget, meta: SecretMetadata, invocation: Invocation
     ) -> StepResult:
-        """Move AWSCURRENT to the token, then drop the old password (policy `drop`)."""
+        """Move AWSCURRENT to the token, then retire the old password."""
         current_version = meta.version_with(AWSCURRENT)
         if current_version is None:
             raise SecretValueNotFoundError(f"secret {meta.arn} has no AWSCURRENT version")
-        current, pending = self._pair(request)
+        current, pending = self._pair(meta, request.token)
         located = self._locate(current, meta)
         # Promote only what authenticates everywhere now: testSecret proved it, but the user may
         # have changed since.
         self._require_everywhere(pending, located, budget, AWSPENDING)
-        self._secrets.promote(request.secret_id, token=request.token, from_version=current_version)
-        if self._settings.old_password_policy == "drop-after":
-            return self._schedule_drop(
-                request,
-                located,
-                budget,
-                created=Outcome.PROMOTED_DROP_SCHEDULED,
-                found=Outcome.PROMOTED_DROP_ALREADY_SCHEDULED,
-            )
-        return self._drop_old(
-            pending,
-            located,
-            budget,
-            dropped=Outcome.PROMOTED_DROPPED_OLD,
-            kept=Outcome.PROMOTED_KEPT_OLD,
+        self._secrets.promote(meta.arn, token=request.token, from_version=current_version)
+        return self._retire_old(
+            Outcome.PROMOTED,
+            new=pending,
+            located=located,
+            budget=budget,
+            meta=meta,
+            token=request.token,
+            invocation=invocation,
         )
 
     def complete_finish(
-        self, request: RotationRequest, budget: Budget, meta: SecretMetadata
+        self, request: RotationRequest, budget: Budget, meta: SecretMetadata, invocation: Invocation
     ) -> StepResult:
-        """finishSecret retried after AWSCURRENT moved: finish dropping the old password."""
-        new = self._credentials(request.secret_id, AWSCURRENT, request.token)
+        """finishSecret retried after AWSCURRENT moved: retire the old password if still due."""
+        new = self._credentials(meta.arn, AWSCURRENT, request.token)
+        self._on_user(new.username)
         located = self._locate(new, meta)
-        if located.user.password_count <= 1:
-            return self._result(Outcome.ALREADY_CURRENT, budget, located)
-        if self._settings.old_password_policy == "drop-after":
-            return self._schedule_drop(
-                request,
-                located,
+        other = _pending_elsewhere(meta, request.token)
+        if other is not None:
+            # A late retry of an earlier rotation's finishSecret: the password set belongs to the
+            # rotation in progress now, whose pending password a drop would take away.
+            return self._result(
+                Outcome.ALREADY_CURRENT,
                 budget,
-                created=Outcome.COMPLETED_DROP_SCHEDULED,
-                found=Outcome.COMPLETED_DROP_ALREADY_SCHEDULED,
+                located,
+                **_declined(
+                    KeptBecause.ROTATION_IN_PROGRESS,
+                    f"version {other} of secret {meta.arn} is AWSPENDING: its rotation owns the "
+                    "password set now",
+                ),
             )
-        return self._drop_old(
-            new, located, budget, dropped=Outcome.COMPLETED_DROP, kept=Outcome.ALREADY_CURRENT
+        if located.user.password_count <= 1:
+            return self._result(
+                Outcome.ALREADY_CURRENT, budget, located, OldPassword.ALREADY_DROPPED
+            )
+        return self._retire_old(
+            Outcome.ALREADY_CURRENT,
+            new=new,
+            located=located,
+            budget=budget,
+            meta=meta,
+            token=request.token,
+            invocation=invocation,
         )
 
-    def _drop_old(
+    def _retire_old(
         self,
+        outcome: Outcome,
+        *,
         new: Credentials,
         located: Located,
         budget: Budget,
-        *,
-        dropped: Outcome,
-        kept: Outcome,
+        meta: SecretMetadata,
+        token: str,
+        invocation: Invocation,
     ) -> StepResult:
+        """The old-password policy, in one place: drop now, keep, or schedule the drop."""
         if self._settings.old_password_policy == "keep":
-            return self._result(kept, budget, located)
+            return self._result(
+                outcome,
+                budget,
+                located,
+                **_declined(
+                    KeptBecause.POLICY_KEEP,
+                    "OLD_PASSWORD_POLICY is keep: the next rotation's setSecret replaces it",
+                ),
+            )
+        if self._scheduler is not None:
+            # The ARN Secrets Manager resolved, never the request's SecretId (which may be a
+            # name): the scheduled event accepts a full ARN only.
+            created = self._scheduler.schedule_drop(
+                DropOldPasswordEvent.for_rotation(meta.arn, token),
+                grace_seconds=self._settings.old_password_grace_seconds,
+                target_arn=invocation.function_arn,
+            )
+            scheduled = (
+                OldPassword.DROP_SCHEDULED if created else OldPassword.DROP_ALREADY_SCHEDULED
+            )
+            return self._result(outcome, budget, located, scheduled)
         # Never leave the user with only a password that some node does not accept.
         self._require_everywhere(new, located, budget, AWSPENDING)
         set_when_idle(self._users, new.username, [new.password], budget, self._backoff)
-        return self._result(dropped, budget, located)
+        return self._result(outcome, budget, located, OldPassword.DROPPED)
 
-    # -- OLD_PASSWORD_POLICY=drop-after (rotation/grace.py) -------------------------------------
+    # -- the end of a drop-after grace ----------------------------------------------------------
 
-    def _schedule_drop(
+    def drop_old_password(self, event: DropOldPasswordEvent, invocation: Invocation) -> StepResult:
+        """Set the user's passwords to AWSCURRENT's alone, if the grace of the rotation that
+        `event` names is what is left to finish; otherwise decline and say why.
+
+        Declining is an outcome, not an error: a forged, stale or replayed event must never turn
+        into a loop of failed invocations that Scheduler retries for a day. Unreachable nodes
+        raise instead, since the retries may outlive a network problem.
+        """
+        budget = self._budget(invocation)
+        meta = self._secrets.describe(event.secret_id)
+        declined = self._drop_declined(meta, event.token)
+        if declined is not None:
+            return StepResult(Outcome.GRACE_OVER, budget.waited, **declined)
+        current = self._current(meta)
+        try:
+            located = self._locate(current, meta)
+        except (NoClusterError, EndpointRefusedError) as exc:
+            refusal: tuple[KeptBecause, str] = (KeptBecause.CURRENT_NOT_PROVEN, str(exc))
+        except RefusedError as exc:
+            # The rotation's own refusals (allow-list, owner, password type...) decline here.
+            refusal = (KeptBecause.USER_REFUSED, str(exc))
+        else:
+            return self._drop_to(current, located, budget, meta, event.token)
+        return StepResult(Outcome.GRACE_OVER, budget.waited, **_declined(*refusal))
+
+    def _drop_to(
         self,
-        request: RotationRequest,
+        current: Credentials,
         located: Located,
         budget: Budget,
-        *,
-        created: Outcome,
-        found: Outcome,
+        meta: SecretMetadata,
+        token: str,
     ) -> StepResult:
-        """Keep the old password; a one-time schedule drops it when the grace is over."""
-        if self._drop_scheduler is None:
-            raise SettingsError("OLD_PASSWORD_POLICY=drop-after, but no scheduler is configured")
-        new = self._drop_scheduler.schedule_drop(
-            request.secret_id, request.token, self._settings.old_password_grace_seconds
+        declined: list[StepResult] = []
+
+        def still_wanted(after_busy: bool) -> bool:
+            """Before every attempt; after a busy answer something else changed the user, so
+            everything is checked again."""
+            user = wait_until_active(
+                self._users,
+                current.username,
+                budget,
+                self._backoff,
+                known=None if after_busy else located.user,
+            )
+            if user.password_count < 2:
+                declined.append(
+                    self._result(Outcome.GRACE_OVER, budget, located, OldPassword.ALREADY_DROPPED)
+                )
+                return False
+            unproven = self._unproven(current, located, budget)
+            if unproven is not None:
+                declined.append(
+                    self._result(
+                        Outcome.GRACE_OVER,
+                        budget,
+                        located,
+                        **_declined(KeptBecause.CURRENT_NOT_PROVEN, unproven),
+                    )
+                )
+                return False
+            # The labels again, right before the write: a rotation that started meanwhile owns
+            # the password set now, and its setSecret must not lose the pending password to us.
+            again = self._drop_declined(self._secrets.describe(meta.arn), token)
+            if again is not None:
+                declined.append(self._result(Outcome.GRACE_OVER, budget, located, **again))
+                return False
+            return True
+
+        if set_when_idle(
+            self._users,
+            current.username,
+            [current.password],
+            budget,
+            self._backoff,
+            still_wanted=still_wanted,
+        ):
+            return self._result(Outcome.GRACE_OVER, budget, located, OldPassword.DROPPED)
+        return declined[-1]
+
+    def _drop_declined(self, meta: SecretMetadata, token: str) -> _Declined | None:
+        """Why a drop for version `token` is not (or no longer) due; None when it is."""
+        if self._settings.old_password_policy == "keep":
+            # Switching to `keep` means "keep": schedules created before the switch decline too.
+            return _declined(
+                KeptBecause.POLICY_KEEP,
+                "OLD_PASSWORD_POLICY is keep: the next rotation's setSecret replaces it",
+            )
+        if not meta.rotation_enabled:
+            return _declined(
+                KeptBecause.ROTATION_DISABLED, f"rotation is not enabled for secret {meta.arn}"
+            )
+        pending = _pending_elsewhere(meta, token)
+        if pending is not None:
+            return _declined(
+                KeptBecause.ROTATION_IN_PROGRESS,
+                f"version {pending} of secret {meta.arn} is AWSPENDING",
+            )
+        stages = meta.versions.get(token, ())
+        if AWSCURRENT in stages:
+            return None
+        if AWSPREVIOUS in stages and self._same_password_as_current(meta, token):
+            # AWSCURRENT was edited during the grace (a key added, say) but still holds the
+            # password this rotation set: that password is still the one to keep.
+            return None
+        return _declined(
+            KeptBecause.SUPERSEDED,
+            f"version {token} is no longer AWSCURRENT of secret {meta.arn}, and AWSCURRENT "
+            "holds another password: a later rotation owns the old password's fate",
         )
-        return self._result(created if new else found, budget, located)
+
+    def _same_password_as_current(self, meta: SecretMetadata, token: str) -> bool:
+        ours = self._credentials(meta.arn, AWSPREVIOUS, token).password.get_secret_value()
+        return self._current(meta).password.get_secret_value() == ours
+
+    def _unproven(self, current: Credentials, located: Located, budget: Budget) -> str | None:
+        """Why AWSCURRENT's password is not proven on every node MemoryDB names (None: it is).
+
+        Unreachable nodes raise: the invocation's retries may outlive a network problem, while a
+        refusal means the user was changed outside rotation.
+        """
+        proof = self._prove(current, located, budget)
+        if proof.everywhere:
+            return None
+        if proof.rejected:
+            return f"the AWSCURRENT password is not accepted everywhere: {proof.describe()}"
+        raise ClusterUnreachableError(
+            f"cannot prove the AWSCURRENT password as '{current.username}' on every node "
+            f"({proof.describe()}); the old password stays until a retry proves it"
+        )
 
     # -- reading the secret ---------------------------------------------------------------------
 
-    def _credentials(self, secret_id: str, stage: str, version_id: str | None) -> Credentials:
+    def _credentials(self, secret_arn: str, stage: str, version_id: str | None) -> Credentials:
         return Credentials.parse(
-            self._secrets.get_value(secret_id, stage=stage, version_id=version_id)
+            self._secrets.get_value(secret_arn, stage=stage, version_id=version_id)
         )
 
-    def _current(self, request: RotationRequest) -> Credentials:
-        current = self._credentials(request.secret_id, AWSCURRENT, None)
+    def _current(self, meta: SecretMetadata) -> Credentials:
+        current = self._credentials(meta.arn, AWSCURRENT, None)
         self._on_user(current.username)
         return current
 
-    def _pending_if_written(self, request: RotationRequest) -> Credentials | None:
+    def _pending_if_written(self, meta: SecretMetadata, token: str) -> Credentials | None:
         try:
-            return self._credentials(request.secret_id, AWSPENDING, request.token)
+            return self._credentials(meta.arn, AWSPENDING, token)
         except SecretValueNotFoundError:
             return None
 
-    def _pair(self, request: RotationRequest) -> tuple[Credentials, Credentials]:
+    def _pair(self, meta: SecretMetadata, token: str) -> tuple[Credentials, Credentials]:
         """AWSCURRENT and this token's AWSPENDING, which must differ only in the password."""
-        current = self._current(request)
-        pending = self._credentials(request.secret_id, AWSPENDING, request.token)
+        current = self._current(meta)
+        pending = self._credentials(meta.arn, AWSPENDING, token)
         self._check_pair(current, pending)
         return current, pending
 
@@ -354,7 +524,40 @@ class Rotator:
     # -- where the user lives, and whether this secret may rotate it ----------------------------
 
     def _locate(self, creds: Credentials, meta: SecretMetadata) -> Located:
-        return locate(self._users, self._settings, creds, meta)
+        """Every check on the user and its clusters that can refuse, in one place for every step
+        and for the scheduled drop; makes no write. Raises a RefusedError."""
+        name = creds.username
+        if name == "default":
+            raise UserRefusedError("the 'default' user has no password and is never rotated")
+        allowed = self._settings.allowed_users
+        if allowed is not None and name not in allowed:
+            raise UserRefusedError(f"user '{name}' is not in ROTATION_ALLOWED_USERS")
+        user = self._users.describe(name)
+        if user.status == "deleting":
+            raise UserNotFoundError(f"user '{name}' is being deleted")
+        if user.auth_type != "password":
+            raise UserRefusedError(
+                f"user '{name}' authenticates with '{user.auth_type}', not passwords: "
+                "there is nothing to rotate"
+            )
+        if user.disabled:
+            raise UserRefusedError(
+                f"user '{name}' is disabled (its access string says 'off'): no password can "
+                "authenticate, so none can be proven"
+            )
+        if creds.user_arn is not None and creds.user_arn != user.arn:
+            raise UserRefusedError(
+                f"'user_arn' in the secret is not the ARN of user '{name}' ({user.arn})"
+            )
+        owner = self._users.owner(user)
+        if owner is not None and owner != meta.arn:
+            raise UserOwnedElsewhereError(
+                f"user '{name}' is rotated by secret {owner}; secret {meta.arn} may not rotate "
+                "it too (the two-password slot holds one rotation's passwords)"
+            )
+        topology = self._users.topology(user)
+        _check_endpoints(creds, topology)
+        return Located(user, topology, owner)
 
     def _claim(self, located: Located, meta: SecretMetadata) -> None:
         if located.owner is None:
@@ -365,9 +568,10 @@ class Rotator:
         try:
             passwords.validate(creds.password)
         except InvalidPasswordError as exc:
-            raise InvalidPasswordError(
-                f"the {label} password breaks MemoryDB's rules: {exc}"
-            ) from None
+            problem = str(exc)
+        else:
+            return
+        raise InvalidPasswordError(f"the {label} password breaks MemoryDB's rules: {problem}")
 
     # -- proving passwords ----------------------------------------------------------------------
 
@@ -395,53 +599,42 @@ class Rotator:
             )
             raise _not_everywhere(proof, creds, stage, consequence)
 
-    def _result(self, outcome: Outcome, budget: Budget, located: Located) -> StepResult:
+    def _result(
+        self,
+        outcome: Outcome,
+        budget: Budget,
+        located: Located,
+        old_password: OldPassword | None = None,
+        *,
+        kept_because: KeptBecause | None = None,
+        reason: str = "",
+    ) -> StepResult:
         topology = located.topology
         return StepResult(
             outcome,
             budget.waited,
             clusters=tuple(cluster.name for cluster in topology.clusters),
             nodes=len(topology.nodes),
+            old_password=old_password,
+            kept_because=kept_because,
+            reason=reason,
         )
 
 
-def locate(
-    users: UserDirectory, settings: Settings, creds: Credentials, meta: SecretMetadata
-) -> Located:
-    """Every check on the user and its clusters that can refuse, in one place for every step
-    and for the scheduled drop; makes no write. Raises a RefusedError."""
-    name = creds.username
-    if name == "default":
-        raise UserRefusedError("the 'default' user has no password and is never rotated")
-    allowed = settings.allowed_users
-    if allowed is not None and name not in allowed:
-        raise UserRefusedError(f"user '{name}' is not in ROTATION_ALLOWED_USERS")
-    user = users.describe(name)
-    if user.status == "deleting":
-        raise UserNotFoundError(f"user '{name}' is being deleted")
-    if user.auth_type != "password":
-        raise UserRefusedError(
-            f"user '{name}' authenticates with '{user.auth_type}', not passwords: "
-            "there is nothing to rotate"
-        )
-    if user.disabled:
-        raise UserRefusedError(
-            f"user '{name}' is disabled (its access string says 'off'): no password can "
-            "authenticate, so none can be proven"
-        )
-    if creds.user_arn is not None and creds.user_arn != user.arn:
-        raise UserRefusedError(
-            f"'user_arn' in the secret is not the ARN of user '{name}' ({user.arn})"
-        )
-    owner = users.owner(user)
-    if owner is not None and owner != meta.arn:
-        raise UserOwnedElsewhereError(
-            f"user '{name}' is rotated by secret {owner}; secret {meta.arn} may not rotate "
-            "it too (the two-password slot holds one rotation's passwords)"
-        )
-    topology = users.topology(user)
-    _check_endpoints(creds, topology)
-    return Located(user, topology, owner)
+class _Declined(TypedDict):
+    old_password: OldPassword
+    kept_because: KeptBecause
+    reason: str
+
+
+def _declined(because: KeptBecause, reason: str) -> _Declined:
+    return {"old_password": OldPassword.KEPT, "kept_because": because, "reason": reason}
+
+
+def _pending_elsewhere(meta: SecretMetadata, token: str) -> str | None:
+    """The version another rotation has staged as AWSPENDING, if any."""
+    pending = meta.version_with(AWSPENDING)
+    return pending if pending is not None and pending != token else None
 
 
 def _not_everywhere(

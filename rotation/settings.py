@@ -15,24 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from rotation.errors import SettingsError, describe_validation_error
 
-# The environment variables the function reads; the template test checks the SAM template sets
-# exactly these (plus the POWERTOOLS_* ones Powertools reads itself).
-ENV_VARS: tuple[str, ...] = (
-    "ROTATION_ALLOWED_USERS",
-    "OLD_PASSWORD_POLICY",
-    "PASSWORD_LENGTH",
-    "WAIT_TIMEOUT_SECONDS",
-    "WAIT_INITIAL_INTERVAL_SECONDS",
-    "WAIT_MAX_INTERVAL_SECONDS",
-    "CONNECT_TIMEOUT_SECONDS",
-    "CA_BUNDLE_PATH",
-    "TRACING_ENABLED",
-    # OLD_PASSWORD_POLICY=drop-after (rotation/grace.py): the grace and where its schedule goes.
-    "OLD_PASSWORD_GRACE_SECONDS",
-    "SCHEDULE_GROUP_NAME",
-    "SCHEDULER_ROLE_ARN",
-)
-
 # The default grace covers AWS's Python caching client (aws-secretsmanager-caching): it refreshes
 # a cached secret at most 3,600 s after it last read it (jittered between half and all of
 # `secret_refresh_interval`), and a refresh that fails backs off 1, 2, 4 ... s, so nine failures
@@ -114,14 +96,11 @@ class Settings(BaseModel):
             raise ValueError("the 'default' user is never rotated and cannot be allowed")
         return value
 
-    @field_validator("schedule_group_name", "scheduler_role_arn", mode="before")
+    @field_validator("schedule_group_name", "scheduler_role_arn", "ca_bundle_path", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
-        return None if value == "" else value
-
-    @field_validator("ca_bundle_path", mode="before")
-    @classmethod
-    def _empty_path_is_unset(cls, value: object) -> object:
+        # CloudFormation cannot leave a variable out conditionally without Fn::If on each one;
+        # an empty value is how the template says "not set".
         return None if value == "" else value
 
     @field_validator("ca_bundle_path")
@@ -138,7 +117,11 @@ class Settings(BaseModel):
         try:
             ssl.create_default_context(cafile=str(value))
         except (ssl.SSLError, OSError, ValueError):
-            raise ValueError("not a PEM bundle of CA certificates") from None
+            loaded = False
+        else:
+            loaded = True
+        if not loaded:
+            raise ValueError("not a PEM bundle of CA certificates")
         return value
 
     @model_validator(mode="after")
@@ -164,6 +147,15 @@ class Settings(BaseModel):
                 raise ValueError("OLD_PASSWORD_POLICY=drop-after needs " + " and ".join(missing))
         return self
 
+    @property
+    def schedule_target(self) -> tuple[str, str] | None:
+        """(SCHEDULE_GROUP_NAME, SCHEDULER_ROLE_ARN) under drop-after, None under the others
+        (validation makes sure both are set under drop-after)."""
+        group, role = self.schedule_group_name, self.scheduler_role_arn
+        if self.old_password_policy != "drop-after" or group is None or role is None:  # noqa: S105
+            return None
+        return group, role
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         source = os.environ if environ is None else environ
@@ -171,6 +163,12 @@ class Settings(BaseModel):
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
-            raise SettingsError(
-                describe_validation_error(exc, "invalid settings", reasons=True)
-            ) from None
+            message = describe_validation_error(exc, "invalid settings", reasons=True)
+        raise SettingsError(message)
+
+
+# The environment variables the function reads: each field's alias. The template test checks the
+# SAM template sets exactly these (plus the POWERTOOLS_* ones Powertools reads itself).
+ENV_VARS: tuple[str, ...] = tuple(
+    str(field.alias) for field in Settings.model_fields.values() if field.alias is not None
+)

@@ -84,27 +84,42 @@ def set_when_idle(
     new_set: Sequence[SecretStr],
     budget: Budget,
     backoff: Backoff,
-) -> None:
-    """UpdateUser, waiting out InvalidUserStateFault with backoff.
+    *,
+    still_wanted: Callable[[bool], bool] | None = None,
+) -> bool:
+    """UpdateUser, waiting out InvalidUserStateFault with backoff; True when it was written.
 
     DescribeUsers can say `active` while UpdateUser still answers InvalidUserStateFault, so a busy
     answer is always followed by a pause before the next attempt, never by a retry at once.
+    `still_wanted(after_busy)` runs before every attempt (after_busy: an earlier attempt was
+    refused as busy, so something else changed the user meanwhile); False ends the loop with
+    nothing written. The scheduled drop uses it to read the labels again before each attempt.
     """
     start = budget.clock()
+    after_busy = False
     while True:
-        try:
-            users.set_passwords(user_name, new_set)
-        except UserBusyError:
-            if budget.remaining() <= 0:
-                raise WaitTimeoutError(
-                    f"user '{user_name}' still refused the update as busy after "
-                    f"{budget.clock() - start:.1f}s; the step stopped before the Lambda's time "
-                    "ran out and Secrets Manager will retry it"
-                ) from None
-            budget.pause(backoff.interval(budget.clock() - start))
-            wait_until_active(users, user_name, budget, backoff)
-        else:
-            return
+        if still_wanted is not None and not still_wanted(after_busy):
+            return False
+        if _written(users, user_name, new_set):
+            return True
+        if budget.remaining() <= 0:
+            raise WaitTimeoutError(
+                f"user '{user_name}' still refused the update as busy after "
+                f"{budget.clock() - start:.1f}s; the step stopped before the Lambda's time "
+                "ran out and will be retried"
+            )
+        budget.pause(backoff.interval(budget.clock() - start))
+        wait_until_active(users, user_name, budget, backoff)
+        after_busy = True
+
+
+def _written(users: UserDirectory, user_name: str, new_set: Sequence[SecretStr]) -> bool:
+    """False on InvalidUserStateFault; the caller's error is raised outside this `except`."""
+    try:
+        users.set_passwords(user_name, new_set)
+    except UserBusyError:
+        return False
+    return True
 
 
 def poll(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from rotation.errors import AwsCallError, RotationError
 
 if TYPE_CHECKING:
+    import boto3
     from botocore.config import Config
 
 # Standard mode retries throttling and 5xx with backoff; five attempts in all (the first one
@@ -27,7 +28,40 @@ API_CALL_WORST_CASE_SECONDS: float = (
 between them. A step's waits stop this long before the Lambda's time does."""
 
 T = TypeVar("T")
+ClientT = TypeVar("ClientT")
 ErrorFactory = Callable[[str], RotationError]
+
+
+class BotoAdapter(Generic[ClientT]):
+    """The constructor every boto3 adapter takes, as Powertools' providers do: a client, or a
+    session to build one from, and a botocore Config. The composition root passes none and gets
+    the default session's client, built on first use (boto3 stays out of the import)."""
+
+    SERVICE: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        boto3_client: ClientT | None = None,
+        boto3_session: boto3.session.Session | None = None,
+        config: Config | None = None,
+    ) -> None:
+        self._client = boto3_client
+        self._session = boto3_session
+        self._config = config
+
+    @property
+    def client(self) -> ClientT:
+        if self._client is None:
+            import boto3
+
+            # The default session unless given one: its event hooks (the benchmarks' call
+            # counter, the fault campaign) and its loaded data are shared by every client.
+            factory: Any = self._session.client if self._session is not None else boto3.client
+            self._client = cast(
+                ClientT, factory(self.SERVICE, config=self._config or boto_config())
+            )
+        return self._client
 
 
 def boto_config() -> Config:

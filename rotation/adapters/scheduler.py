@@ -5,9 +5,9 @@ first attempt created (ConflictException) instead of making a second; the first 
 which is the earlier and so never shortens the grace it measured. `at()` takes whole seconds in
 UTC and Scheduler fires within the following minute: the time is rounded up, never down.
 `ActionAfterCompletion: DELETE` removes the schedule after it fired. The target is this function
-(its invoked ARN, from the Lambda context) with the DropOldPasswordEvent as Input; Scheduler
-assumes SCHEDULER_ROLE_ARN to invoke it, so the function's resource policy still admits Secrets
-Manager alone.
+(its invoked ARN, from the Lambda context, passed with each call) with the DropOldPasswordEvent as
+Input; Scheduler assumes SCHEDULER_ROLE_ARN to invoke it, so the function's resource policy still
+admits Secrets Manager alone.
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from rotation.adapters.aws import boto_config, call
-from rotation.errors import AwsCallError, RotationError, SettingsError
-from rotation.grace import DropOldPasswordEvent
+from rotation.adapters.aws import BotoAdapter, call
+from rotation.errors import AwsCallError, RotationError
+from rotation.models import DropOldPasswordEvent
 
 if TYPE_CHECKING:
+    import boto3
+    from botocore.config import Config
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_scheduler.type_defs import TargetTypeDef
 
@@ -50,37 +52,30 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class EventBridgeDropScheduler:
+class EventBridgeDropScheduler(BotoAdapter["EventBridgeSchedulerClient"]):
+    SERVICE = "scheduler"
+
     def __init__(
         self,
         *,
         group_name: str,
         role_arn: str,
-        client: EventBridgeSchedulerClient | None = None,
         now: Callable[[], datetime] = _utc_now,
+        boto3_client: EventBridgeSchedulerClient | None = None,
+        boto3_session: boto3.session.Session | None = None,
+        config: Config | None = None,
     ) -> None:
+        super().__init__(boto3_client=boto3_client, boto3_session=boto3_session, config=config)
         self._group = group_name
         self._role_arn = role_arn
-        self._client = client
         self._now = now
-        self.target_arn: str | None = None
-        """This function's ARN, set by the handler from the Lambda context of the invocation."""
 
-    @property
-    def client(self) -> EventBridgeSchedulerClient:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("scheduler", config=boto_config())
-        return self._client
-
-    def schedule_drop(self, secret_id: str, token: str, grace_seconds: int) -> bool:
-        if self.target_arn is None:
-            raise SettingsError("the function's own ARN is unknown: no target for the schedule")
-        name = schedule_name(secret_id, token)
-        event = DropOldPasswordEvent.for_rotation(secret_id, token)
+    def schedule_drop(
+        self, event: DropOldPasswordEvent, *, grace_seconds: int, target_arn: str
+    ) -> bool:
+        name = schedule_name(event.secret_id, event.token)
         target: TargetTypeDef = {
-            "Arn": self.target_arn,
+            "Arn": target_arn,
             "RoleArn": self._role_arn,
             "Input": json.dumps(event.as_input()),
             "RetryPolicy": {

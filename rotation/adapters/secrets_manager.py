@@ -10,38 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from rotation.adapters.aws import boto_config, call
+from rotation.adapters.aws import BotoAdapter, call
 from rotation.errors import SecretFormatError, SecretNotFoundError, SecretValueNotFoundError
 from rotation.models import AWSCURRENT, AWSPENDING, SecretMetadata
 
 if TYPE_CHECKING:
-    import boto3
-    from botocore.config import Config
-    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient  # noqa: F401 - named in the base class
 
 
-class SecretsManagerStore:
-    def __init__(
-        self,
-        *,
-        boto3_client: SecretsManagerClient | None = None,
-        boto3_session: boto3.session.Session | None = None,
-        config: Config | None = None,
-    ) -> None:
-        self._client = boto3_client
-        self._session = boto3_session
-        self._config = config
-
-    @property
-    def client(self) -> SecretsManagerClient:
-        if self._client is None:
-            import boto3
-
-            # The default session unless given one: its event hooks (the benchmarks' call
-            # counter, the fault campaign) and its loaded data are shared by every client.
-            factory = self._session.client if self._session is not None else boto3.client
-            self._client = factory("secretsmanager", config=self._config or boto_config())
-        return self._client
+class SecretsManagerStore(BotoAdapter["SecretsManagerClient"]):
+    SERVICE = "secretsmanager"
 
     def describe(self, secret_id: str) -> SecretMetadata:
         response = call(

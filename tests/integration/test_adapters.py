@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from rotation import errors
 from rotation.adapters.memorydb import MemoryDBDirectory
 from rotation.adapters.secrets_manager import SecretsManagerStore
+from rotation.models import MemoryDBUser
 from sandbox import Sandbox
 
 PW1 = "Password-one-0123456789"
@@ -191,3 +192,48 @@ def test_moving_a_label_without_naming_its_holder_is_refused(sandbox: Sandbox) -
         sandbox.sm_client.update_secret_version_stage(
             SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=token
         )
+
+
+def test_a_node_without_an_endpoint_yet_is_named_not_skipped() -> None:
+    """A shard being added lists its node as `creating` with no Endpoint: proving on the others
+    and dropping the old password would break that node once it serves."""
+    client = boto3.client("memorydb", region_name="us-east-1")
+    user = active_user()
+    with Stubber(client) as stub:
+        stub.add_response(
+            "describe_acls",
+            {"ACLs": [{"Name": "app-acl", "UserNames": ["app-user"], "Clusters": ["c1"]}]},
+            {"ACLName": "app-acl"},
+        )
+        node = {"Name": "c1-0001-001", "Status": "available"}
+        stub.add_response(
+            "describe_clusters",
+            {
+                "Clusters": [
+                    {
+                        "Name": "c1",
+                        "TLSEnabled": True,
+                        "ClusterEndpoint": {"Address": "c1.example", "Port": 6379},
+                        "Shards": [
+                            {"Nodes": [{**node, "Endpoint": {"Address": "n1", "Port": 6379}}]},
+                            {"Nodes": [{"Name": "c1-0002-001", "Status": "creating"}]},
+                        ],
+                    }
+                ]
+            },
+            {"ClusterName": "c1", "ShowShardDetails": True},
+        )
+        with pytest.raises(errors.NodeNotReadyError, match=r"c1/c1-0002-001 \(creating\)"):
+            MemoryDBDirectory(boto3_client=client).topology(user)
+        stub.assert_no_pending_responses()
+
+
+def active_user() -> MemoryDBUser:
+    return MemoryDBUser(
+        name="app-user",
+        arn="arn:aws:memorydb:us-east-1:123456789012:user/app-user",
+        status="active",
+        auth_type="password",
+        password_count=1,
+        acl_names=("app-acl",),
+    )

@@ -12,7 +12,7 @@ from aws_lambda_powertools import Tracer
 
 from rotation import composition, handler, observability
 from rotation.errors import RotationError
-from rotation.models import RotationRequest
+from rotation.models import Invocation, RotationRequest
 from rotation.rotator import StepResult
 from sandbox import Sandbox
 from sandbox.lambda_context import LocalLambdaContext
@@ -59,10 +59,10 @@ def test_unexpected_errors_are_reported_by_type_only(
     _, _, event = _one_step(sandbox)
     svc = composition.service()
 
-    def explode(request: RotationRequest, time_left: float) -> StepResult:
+    def explode(request: RotationRequest, invocation: Invocation) -> StepResult:
         raise KeyError("Secret-looking-value-0123456789")
 
-    broken = composition.Service(svc.settings, svc.rotator, explode)
+    broken = composition.Service(svc.settings, explode, svc.drop)
     monkeypatch.setattr(handler, "service", lambda: broken)
 
     with pytest.raises(RotationError, match="unexpected KeyError") as raised:

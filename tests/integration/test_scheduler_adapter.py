@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import boto3
 import pytest
@@ -12,7 +13,8 @@ from botocore.stub import ANY, Stubber
 
 from rotation import handler, observability
 from rotation.adapters.scheduler import EventBridgeDropScheduler, schedule_name
-from rotation.errors import AwsCallError, SettingsError
+from rotation.errors import AwsCallError
+from rotation.models import DropOldPasswordEvent
 from sandbox import Sandbox
 from sandbox.lambda_context import LocalLambdaContext
 from sandbox.sandbox import LAMBDA_ARN, REGION, SCHEDULE_GROUP, SCHEDULER_ROLE_ARN
@@ -22,15 +24,17 @@ TOKEN = "7d3bd9d4-7d6b-4a55-9f5f-7b3c6f1e2a10"
 NOW = datetime(2026, 11, 25, 13, 0, 0, 250000, tzinfo=UTC)
 
 
-def _adapter(client: object = None, group: str = SCHEDULE_GROUP) -> EventBridgeDropScheduler:
-    adapter = EventBridgeDropScheduler(
-        group_name=group,
-        role_arn=SCHEDULER_ROLE_ARN,
-        client=client,  # type: ignore[arg-type]
-        now=lambda: NOW,
+EVENT = DropOldPasswordEvent.for_rotation(SECRET, TOKEN)
+
+
+def _adapter(client: Any = None, group: str = SCHEDULE_GROUP) -> EventBridgeDropScheduler:
+    return EventBridgeDropScheduler(
+        group_name=group, role_arn=SCHEDULER_ROLE_ARN, boto3_client=client, now=lambda: NOW
     )
-    adapter.target_arn = LAMBDA_ARN
-    return adapter
+
+
+def _schedule(adapter: EventBridgeDropScheduler, grace: int) -> bool:
+    return adapter.schedule_drop(EVENT, grace_seconds=grace, target_arn=LAMBDA_ARN)
 
 
 def test_creates_once_then_finds_it(sandbox: Sandbox) -> None:
@@ -38,8 +42,8 @@ def test_creates_once_then_finds_it(sandbox: Sandbox) -> None:
     client = boto3.client("scheduler", region_name=REGION)
     adapter = _adapter(client)
 
-    assert adapter.schedule_drop(SECRET, TOKEN, 4200) is True
-    assert adapter.schedule_drop(SECRET, TOKEN, 4200) is False
+    assert _schedule(adapter, 4200) is True
+    assert _schedule(adapter, 4200) is False
 
     schedule = client.get_schedule(Name=schedule_name(SECRET, TOKEN), GroupName=SCHEDULE_GROUP)
     assert schedule["ScheduleExpression"] == "at(2026-11-25T14:10:01)"
@@ -51,13 +55,18 @@ def test_a_missing_group_is_an_aws_call_error_naming_it(sandbox: Sandbox) -> Non
     adapter = _adapter(boto3.client("scheduler", region_name=REGION), group="nowhere")
 
     with pytest.raises(AwsCallError, match=r"group 'nowhere'.*ResourceNotFoundException"):
-        adapter.schedule_drop(SECRET, TOKEN, 60)
+        _schedule(adapter, 60)
 
 
-def test_no_target_no_schedule() -> None:
-    adapter = EventBridgeDropScheduler(group_name="g", role_arn=SCHEDULER_ROLE_ARN)
-    with pytest.raises(SettingsError, match="own ARN"):
-        adapter.schedule_drop(SECRET, TOKEN, 60)
+def test_the_session_given_builds_the_client(sandbox: Sandbox) -> None:
+    sandbox.drop_after(60)
+    session = boto3.session.Session(region_name=REGION)
+    adapter = EventBridgeDropScheduler(
+        group_name=SCHEDULE_GROUP, role_arn=SCHEDULER_ROLE_ARN, boto3_session=session
+    )
+
+    assert _schedule(adapter, 60) is True
+    assert adapter.client.meta.region_name == REGION
 
 
 def test_the_exact_request() -> None:
@@ -93,10 +102,10 @@ def test_the_exact_request() -> None:
         stub.add_client_error("create_schedule", "ConflictException", http_status_code=409)
         stub.add_client_error("create_schedule", "ThrottlingException", http_status_code=400)
 
-        assert _adapter(client).schedule_drop(SECRET, TOKEN, 60) is True
-        assert _adapter(client).schedule_drop(SECRET, TOKEN, 60) is False
+        assert _schedule(_adapter(client), 60) is True
+        assert _schedule(_adapter(client), 60) is False
         with pytest.raises(AwsCallError, match="ThrottlingException"):
-            _adapter(client).schedule_drop(SECRET, TOKEN, 60)
+            _schedule(_adapter(client), 60)
         stub.assert_no_pending_responses()
 
 
@@ -115,10 +124,11 @@ def test_the_handler_logs_and_counts_the_drop(
     handler.lambda_handler(event, LocalLambdaContext())
 
     lines = [r for r in caplog.records if r.name == "memorydb-rotation"]
-    assert [r.getMessage() for r in lines] == ["old password dropped"]
+    assert [r.getMessage() for r in lines] == ["step succeeded"]
     line = json.loads(observability.logger.registered_formatter.format(lines[0]))
-    assert (line["outcome"], line["step"], line["token"], line["user"]) == (
-        "dropped_old",
+    assert (line["outcome"], line["old_password"], line["step"], line["token"], line["user"]) == (
+        "grace_over",
+        "dropped",
         "dropOldPassword",
         outcome.token,
         "app-user",

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from rotation.errors import BadEventError
-from rotation.grace import DROP_ACTION, DropOldPasswordEvent
-from rotation.models import RotationRequest, Step
+from rotation.models import DROP_ACTION, DropOldPasswordEvent, RotationRequest, Step
 
 from .cfn import ROOT
 

@@ -15,6 +15,7 @@ from rotation.errors import BadEventError, InvalidPasswordError, SecretFormatErr
 from rotation.models import Credentials, RotationRequest, Step
 from rotation.settings import ENV_VARS, Settings
 from tests.conftest import load_event
+from tests.unit.chains import secrets_in_chain
 from tests.unit.fakes import OLD_PASSWORD, secret_document
 
 # -- the event ---------------------------------------------------------------------------------
@@ -46,6 +47,34 @@ def test_rotation_token_is_kept_secret() -> None:
 def test_bad_events_name_the_field(event: dict[str, str], names: str) -> None:
     with pytest.raises(BadEventError, match=names):
         RotationRequest.from_event({**load_event("setSecret"), **event})
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"Step": "deleteSecret"},
+        {"ClientRequestToken": "short"},
+        {"RotationToken": ["very-secret-rotation-token"]},
+        {"SecretId": ""},
+    ],
+)
+def test_a_bad_event_keeps_no_rotation_token_in_its_chain(change: dict[str, object]) -> None:
+    event = {**load_event("setSecret"), "RotationToken": "very-secret-rotation-token", **change}
+    with pytest.raises(BadEventError) as raised:
+        RotationRequest.from_event(event)
+    assert secrets_in_chain(raised.value, "very-secret-rotation-token") == []
+
+
+def test_the_chain_check_finds_a_suppressed_context() -> None:
+    """The check itself: the pattern the parser used to have is caught."""
+    try:
+        try:
+            json.loads("not json " + OLD_PASSWORD)
+        except ValueError:
+            raise SecretFormatError("the secret value is not JSON") from None
+    except SecretFormatError as exc:
+        caught = exc
+    assert secrets_in_chain(caught, OLD_PASSWORD) == ["JSONDecodeError holds a secret"]
 
 
 def test_event_that_is_not_an_object() -> None:
@@ -85,14 +114,27 @@ def test_with_password_replaces_only_the_password() -> None:
         (json.dumps(secret_document(username="ädmin")), "'username' is invalid"),
         (json.dumps(secret_document(user_arn="arn:aws:iam::1:user/x")), "not a MemoryDB user"),
         ("x" * 70_000, "larger than"),
+        ('{"username": "app-user", "password": "' + OLD_PASSWORD + '", "x": NaN}', "not JSON"),
+        (
+            '{"username": "app-user", "password": "' + OLD_PASSWORD + '", "username": "b"}',
+            "repeats",
+        ),
+        ("[" * 20_000 + OLD_PASSWORD, "nested too deeply"),
+        (json.dumps(secret_document(host="http://" + OLD_PASSWORD)), "'host' is invalid"),
+        (json.dumps(secret_document(host="x" * 300 + OLD_PASSWORD)), "'host' is invalid"),
+        (json.dumps(secret_document(port=OLD_PASSWORD)), "'port' is invalid"),
+        (json.dumps(secret_document(ssl=OLD_PASSWORD)), "'ssl' is invalid"),
+        (json.dumps(secret_document(username=OLD_PASSWORD)), "'username' is invalid"),
+        (json.dumps(secret_document(user_arn=OLD_PASSWORD)), "not a MemoryDB user"),
+        (json.dumps(secret_document(password="")), "'password' is invalid"),
     ],
 )
 def test_bad_secrets_are_refused_without_echoing_them(text: str, match: str) -> None:
     with pytest.raises(SecretFormatError, match=match) as raised:
         Credentials.parse(text)
     assert OLD_PASSWORD not in str(raised.value)
-    assert raised.value.__cause__ is None
-    assert raised.value.__context__ is None or raised.value.__suppress_context__
+    # Not in the message, and not anywhere in the chain either: suppressed context is still kept.
+    assert secrets_in_chain(raised.value, OLD_PASSWORD) == []
 
 
 # -- the settings ------------------------------------------------------------------------------

@@ -11,14 +11,15 @@ from pydantic import SecretStr
 
 from rotation import errors
 from rotation.models import AWSCURRENT, AWSPENDING, AWSPREVIOUS, Step
-from tests.unit.conftest import World, request
+from tests.unit.conftest import World, invocation, request
 from tests.unit.fakes import CURRENT_VERSION, OLD_PASSWORD, SECRET_ARN, TOKEN, secret_document
 
 
 def test_full_rotation_ends_with_only_the_new_password(world: World) -> None:
-    outcomes = [r.outcome for r in world.rotate()]
+    results = world.rotate()
 
-    assert outcomes == ["created", "set", "proven", "promoted_dropped_old"]
+    assert [r.outcome for r in results] == ["created", "set", "proven", "promoted"]
+    assert [r.old_password for r in results] == [None, None, None, "dropped"]
     new = world.store.password(TOKEN)
     assert new != OLD_PASSWORD
     assert world.users.updates == [[OLD_PASSWORD, new], [new]]
@@ -27,15 +28,19 @@ def test_full_rotation_ends_with_only_the_new_password(world: World) -> None:
 
 
 def test_keep_policy_leaves_the_old_password_until_the_next_rotation(world: World) -> None:
-    outcomes = [r.outcome for r in world.rotate(old_password_policy="keep")]
+    last = world.rotate(old_password_policy="keep")[-1]
 
-    assert outcomes[-1] == "promoted_kept_old"
+    assert (last.outcome, last.old_password, last.kept_because) == (
+        "promoted",
+        "kept",
+        "policy_keep",
+    )
     assert world.users.passwords == [OLD_PASSWORD, world.store.password(TOKEN)]
 
 
 def test_create_writes_a_copy_with_only_the_password_replaced(world: World) -> None:
     world.rotator(password_length=40).handle(
-        request(Step.CREATE, rotation_token="rotation-token-xyz"), 600
+        request(Step.CREATE, rotation_token="rotation-token-xyz"), invocation()
     )
 
     pending = world.store.document(TOKEN)
@@ -70,7 +75,7 @@ def test_every_step_run_twice_is_the_same_rotation(world: World) -> None:
         "already_set",
         "proven",
         "proven",
-        "promoted_dropped_old",
+        "promoted",
         "already_current",
     ]
     assert world.users.passwords == [world.store.password(TOKEN)]
@@ -163,7 +168,7 @@ def test_finish_retried_after_the_label_moved_completes_the_drop(world: World) -
 
     result = world.run(Step.FINISH)
 
-    assert result.outcome == "completed_drop"
+    assert (result.outcome, result.old_password) == ("already_current", "dropped")
     assert world.users.passwords == [new]
 
 
@@ -172,7 +177,9 @@ def test_finish_retried_with_keep_policy_changes_nothing(world: World) -> None:
         world.run(step)
     world.store.promote("secret", token=TOKEN, from_version=CURRENT_VERSION)
 
-    assert world.run(Step.FINISH, old_password_policy="keep").outcome == "already_current"
+    result = world.run(Step.FINISH, old_password_policy="keep")
+
+    assert (result.outcome, result.old_password) == ("already_current", "kept")
     assert len(world.users.passwords) == 2
 
 
@@ -195,7 +202,7 @@ def test_guard_refuses_when_rotation_is_disabled(world: World) -> None:
 def test_guard_refuses_a_token_that_is_not_staged(world: World) -> None:
     other = "11111111-2222-4333-8444-555555555555"
     with pytest.raises(errors.TokenNotStagedError, match=other):
-        world.rotator().handle(request(Step.CREATE, token=other), 600)
+        world.rotator().handle(request(Step.CREATE, token=other), invocation())
     assert world.store.writes == []
 
 
@@ -330,7 +337,7 @@ def test_three_rotations_in_a_row_never_hold_more_than_two(world: World) -> None
                 stages.remove(AWSPENDING)
         world.store.versions[token] = [AWSPENDING]
         for step in Step:
-            world.rotator().handle(request(step, token=token), 600)
+            world.rotator().handle(request(step, token=token), invocation())
         seen.append(world.store.password(token))
         assert world.store.versions[token] == [AWSPENDING, AWSCURRENT]
         assert AWSCURRENT not in world.store.versions[current]
@@ -454,3 +461,29 @@ def test_a_late_retry_after_secrets_manager_cleared_awspending_changes_nothing(
 
     assert world.run(step).outcome in ("nothing_to_do", "already_current")
     assert (world.users.updates, world.store.writes) == (updates, writes)
+
+
+def test_a_late_finish_of_an_earlier_rotation_keeps_the_next_ones_pending_password(
+    world: World,
+) -> None:
+    """Rotation N finished; N+1 ran createSecret and setSecret; Secrets Manager then retries N's
+    finishSecret. The user's set is [current, N+1's pending]: dropping to [current] would make
+    N+1's testSecret fail."""
+    world.rotate()
+    world.store.versions[TOKEN].remove(AWSPENDING)  # Secrets Manager's clean-up after success
+    following = "1" * 8 + "-1111-4111-8111-111111111111"
+    world.store.versions[following] = [AWSPENDING]
+    for step in (Step.CREATE, Step.SET):
+        world.rotator().handle(request(step, token=following), invocation())
+    held = list(world.users.passwords)
+
+    late = world.run(Step.FINISH)
+
+    assert (late.outcome, late.old_password, late.kept_because) == (
+        "already_current",
+        "kept",
+        "rotation_in_progress",
+    )
+    assert world.users.passwords == held
+    proven = world.rotator().handle(request(Step.TEST, token=following), invocation())
+    assert proven.outcome == "proven"

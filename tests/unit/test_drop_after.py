@@ -10,11 +10,18 @@ import pytest
 
 from rotation.adapters.scheduler import at_expression, schedule_name
 from rotation.errors import BadEventError, ClusterUnreachableError, SettingsError, WaitTimeoutError
-from rotation.grace import DropOldPasswordEvent, OldPasswordDropper, is_drop_event
-from rotation.models import AWSCURRENT, AWSPENDING, Step
+from rotation.models import (
+    AWSCURRENT,
+    AWSPENDING,
+    AWSPREVIOUS,
+    DropOldPasswordEvent,
+    RotationRequest,
+    Step,
+    is_drop_event,
+)
 from rotation.rotator import Rotator, StepResult
 from rotation.settings import DEFAULT_GRACE_SECONDS, Settings
-from tests.unit.conftest import World, request
+from tests.unit.conftest import FUNCTION_ARN, World, invocation, request
 from tests.unit.fakes import CURRENT_VERSION, OLD_PASSWORD, SECRET_ARN, TOKEN
 
 DROP_AFTER = {
@@ -27,33 +34,39 @@ DROP_AFTER = {
 @dataclass
 class FakeDropScheduler:
     created: dict[str, int] = field(default_factory=dict)
-    calls: int = 0
+    events: list[DropOldPasswordEvent] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)
 
-    def schedule_drop(self, secret_id: str, token: str, grace_seconds: int) -> bool:
-        self.calls += 1
-        name = schedule_name(secret_id, token)
+    def schedule_drop(
+        self, event: DropOldPasswordEvent, *, grace_seconds: int, target_arn: str
+    ) -> bool:
+        self.events.append(event)
+        self.targets.append(target_arn)
+        name = schedule_name(event.secret_id, event.token)
         if name in self.created:
             return False
         self.created[name] = grace_seconds
         return True
 
 
-def _rotator(world: World, scheduler: FakeDropScheduler | None) -> Rotator:
+def _rotator(world: World, scheduler: FakeDropScheduler | None = None) -> Rotator:
     return Rotator(
         world.store,
         world.users,
         world.verifier,
         world.settings,
+        scheduler=scheduler
+        if scheduler is not None or world.settings.old_password_policy != "drop-after"
+        else FakeDropScheduler(),
         clock=world.clock,
         sleep=world.clock.sleep,
-        drop_scheduler=scheduler,
     )
 
 
-def _run(world: World, scheduler: FakeDropScheduler | None, *steps: Step) -> list[StepResult]:
+def _run(world: World, scheduler: FakeDropScheduler, *steps: Step) -> list[StepResult]:
     world.settings = Settings.from_env(DROP_AFTER)
     rotator = _rotator(world, scheduler)
-    return [rotator.handle(request(step), 600.0) for step in steps or tuple(Step)]
+    return [rotator.handle(request(step), invocation()) for step in steps or tuple(Step)]
 
 
 def _event(token: str = TOKEN) -> DropOldPasswordEvent:
@@ -62,15 +75,8 @@ def _event(token: str = TOKEN) -> DropOldPasswordEvent:
     )
 
 
-def _dropper(world: World) -> OldPasswordDropper:
-    return OldPasswordDropper(
-        world.store,
-        world.users,
-        world.verifier,
-        world.settings,
-        clock=world.clock,
-        sleep=world.clock.sleep,
-    )
+def _drop(world: World, event: DropOldPasswordEvent, time_left: float = 600.0) -> StepResult:
+    return _rotator(world).drop_old_password(event, invocation(time_left))
 
 
 def _first_node(world: World) -> str:
@@ -93,7 +99,7 @@ def test_finish_moves_the_label_keeps_the_old_password_and_schedules(world: Worl
 
     results = _run(world, scheduler)
 
-    assert results[-1].outcome == "promoted_drop_scheduled"
+    assert (results[-1].outcome, results[-1].old_password) == ("promoted", "drop_scheduled")
     assert AWSCURRENT in world.store.versions[TOKEN]
     assert world.users.passwords == [OLD_PASSWORD, world.store.password(TOKEN)]
     assert scheduler.created == {schedule_name(SECRET_ARN, TOKEN): DEFAULT_GRACE_SECONDS}
@@ -105,7 +111,7 @@ def test_a_retried_finish_finds_the_schedule_there(world: World) -> None:
 
     [again] = _run(world, scheduler, Step.FINISH)
 
-    assert again.outcome == "completed_drop_already_scheduled"
+    assert (again.outcome, again.old_password) == ("already_current", "drop_already_scheduled")
     assert len(scheduler.created) == 1
     assert len(world.users.passwords) == 2
 
@@ -117,16 +123,24 @@ def test_a_finish_that_died_before_scheduling_schedules_on_retry(world: World) -
 
     [again] = _run(world, scheduler, Step.FINISH)
 
-    assert again.outcome == "completed_drop_scheduled"
+    assert (again.outcome, again.old_password) == ("already_current", "drop_scheduled")
     assert len(scheduler.created) == 1
 
 
-def test_drop_after_without_a_scheduler_refuses_after_the_label_moved(world: World) -> None:
-    _run(world, None, Step.CREATE, Step.SET, Step.TEST)
+def test_a_scheduler_comes_with_drop_after_and_only_then(world: World) -> None:
+    with pytest.raises(SettingsError, match="DropScheduler"):
+        world.rotator(**Settings.from_env(DROP_AFTER).model_dump())
+    with pytest.raises(SettingsError, match="DropScheduler"):
+        world.rotator(FakeDropScheduler())
 
-    with pytest.raises(SettingsError, match="no scheduler"):
-        _run(world, None, Step.FINISH)
-    assert len(world.users.passwords) == 2  # nothing dropped: the worst case is `keep`
+
+def test_the_schedule_targets_the_invoked_function_with_the_secret_arn(world: World) -> None:
+    scheduler = FakeDropScheduler()
+
+    _run(world, scheduler)
+
+    assert scheduler.targets == [FUNCTION_ARN]
+    assert scheduler.events == [DropOldPasswordEvent.for_rotation(SECRET_ARN, TOKEN)]
 
 
 # -- the scheduled drop -------------------------------------------------------------------------
@@ -136,38 +150,38 @@ def test_the_drop_leaves_only_the_current_password(world: World) -> None:
     _rotated(world)
     new = world.store.password(TOKEN)
 
-    result = _dropper(world).drop(_event(), 600)
+    result = _drop(world, _event())
 
-    assert result.outcome == "dropped_old"
+    assert (result.outcome, result.old_password) == ("grace_over", "dropped")
     assert world.users.passwords == [new]
 
 
 def test_the_drop_is_idempotent(world: World) -> None:
     _rotated(world)
-    _dropper(world).drop(_event(), 600)
+    _drop(world, _event())
     updates = len(world.users.updates)
 
-    again = _dropper(world).drop(_event(), 600)
+    again = _drop(world, _event())
 
-    assert again.outcome == "noop_already_dropped"
+    assert (again.outcome, again.old_password) == ("grace_over", "already_dropped")
     assert len(world.users.updates) == updates
 
 
 def test_a_stale_event_is_a_noop(world: World) -> None:
     _rotated(world)
 
-    result = _dropper(world).drop(_event(CURRENT_VERSION), 600)  # now AWSPREVIOUS
+    result = _drop(world, _event(CURRENT_VERSION))  # now AWSPREVIOUS
 
-    assert result.outcome == "noop_superseded"
+    assert (result.old_password, result.kept_because) == ("kept", "superseded")
     assert len(world.users.passwords) == 2
 
 
 def test_an_unknown_token_is_a_noop(world: World) -> None:
     _rotated(world)
 
-    result = _dropper(world).drop(_event("f" * 36), 600)
+    result = _drop(world, _event("f" * 36))
 
-    assert result.outcome == "noop_superseded"
+    assert (result.old_password, result.kept_because) == ("kept", "superseded")
     assert len(world.users.passwords) == 2
 
 
@@ -175,9 +189,9 @@ def test_no_drop_while_another_rotation_is_pending(world: World) -> None:
     _rotated(world)
     world.store.versions["9" * 36] = [AWSPENDING]
 
-    result = _dropper(world).drop(_event(), 600)
+    result = _drop(world, _event())
 
-    assert result.outcome == "noop_rotation_in_progress"
+    assert (result.old_password, result.kept_because) == ("kept", "rotation_in_progress")
     assert len(world.users.passwords) == 2
 
 
@@ -186,14 +200,14 @@ def test_pending_left_on_the_current_version_does_not_block(world: World) -> Non
         world, FakeDropScheduler()
     )  # AWSPENDING still on the token: finishSecret's end state before cleanup
 
-    assert _dropper(world).drop(_event(), 600).outcome == "dropped_old"
+    assert _drop(world, _event()).old_password == "dropped"
 
 
 def test_no_drop_when_rotation_is_disabled(world: World) -> None:
     _rotated(world)
     world.store.rotation_enabled = False
 
-    assert _dropper(world).drop(_event(), 600).outcome == "noop_rotation_disabled"
+    assert _drop(world, _event()).kept_because == "rotation_disabled"
     assert len(world.users.passwords) == 2
 
 
@@ -201,9 +215,9 @@ def test_no_drop_when_a_node_refuses_the_current_password(world: World) -> None:
     _rotated(world)
     world.verifier.stale[_first_node(world)] = [OLD_PASSWORD]  # a node that never got the set
 
-    result = _dropper(world).drop(_event(), 600)
+    result = _drop(world, _event())
 
-    assert result.outcome == "noop_current_not_proven"
+    assert (result.old_password, result.kept_because) == ("kept", "current_not_proven")
     assert "refused on" in result.reason
     assert len(world.users.passwords) == 2
 
@@ -212,7 +226,7 @@ def test_no_drop_when_the_user_is_on_no_cluster(world: World) -> None:
     _rotated(world)
     world.users.clusters = []
 
-    assert _dropper(world).drop(_event(), 600).outcome == "noop_current_not_proven"
+    assert _drop(world, _event()).kept_because == "current_not_proven"
     assert len(world.users.passwords) == 2
 
 
@@ -221,9 +235,9 @@ def test_no_password_is_sent_to_a_cluster_without_tls(world: World) -> None:
     world.users.clusters = [replace(world.users.clusters[0], tls=False)]
     world.verifier.attempts.clear()
 
-    result = _dropper(world).drop(_event(), 600)
+    result = _drop(world, _event())
 
-    assert result.outcome == "noop_current_not_proven"
+    assert (result.old_password, result.kept_because) == ("kept", "current_not_proven")
     assert "TLS" in result.reason
     assert world.verifier.attempts == []
 
@@ -232,9 +246,9 @@ def test_a_user_another_secret_rotates_is_left_alone(world: World) -> None:
     _rotated(world)
     world.users.owner_arn = SECRET_ARN.replace("app-user", "other")
 
-    result = _dropper(world).drop(_event(), 600)
+    result = _drop(world, _event())
 
-    assert result.outcome == "noop_user_refused"
+    assert (result.old_password, result.kept_because) == ("kept", "user_refused")
     assert "rotated by secret" in result.reason
     assert len(world.users.passwords) == 2
 
@@ -244,7 +258,7 @@ def test_an_unreachable_cluster_fails_the_invocation_for_a_retry(world: World) -
     world.verifier.unreachable = True
 
     with pytest.raises(ClusterUnreachableError):
-        _dropper(world).drop(_event(), 600)
+        _drop(world, _event())
     assert len(world.users.passwords) == 2
 
 
@@ -252,7 +266,7 @@ def test_a_user_outside_the_allow_list_is_left_alone(world: World) -> None:
     _rotated(world)
     world.settings = Settings.from_env({**DROP_AFTER, "ROTATION_ALLOWED_USERS": "other"})
 
-    assert _dropper(world).drop(_event(), 600).outcome == "noop_user_refused"
+    assert _drop(world, _event()).kept_because == "user_refused"
     assert len(world.users.passwords) == 2
 
 
@@ -261,9 +275,9 @@ def test_the_drop_waits_out_a_busy_user(world: World) -> None:
     world.users.statuses = ["modifying", "modifying"]
     world.users.busy_updates = 1
 
-    result = _dropper(world).drop(_event(), 600)
+    result = _drop(world, _event())
 
-    assert result.outcome == "dropped_old"
+    assert (result.outcome, result.old_password) == ("grace_over", "dropped")
     assert result.waited_seconds > 0
     assert len(world.users.passwords) == 1
 
@@ -282,7 +296,7 @@ def test_the_drop_reads_the_labels_again_before_writing(world: World) -> None:
 
     store.describe = describe  # type: ignore[method-assign]
 
-    assert _dropper(world).drop(_event(), 600).outcome == "noop_rotation_in_progress"
+    assert _drop(world, _event()).kept_because == "rotation_in_progress"
     assert len(world.users.passwords) == 2
 
 
@@ -376,7 +390,7 @@ def test_a_user_busy_past_the_budget_fails_the_invocation(world: World) -> None:
     world.users.busy_updates = 10_000
 
     with pytest.raises(WaitTimeoutError):
-        _dropper(world).drop(_event(), 5)
+        _drop(world, _event(), 5)
     assert len(world.users.passwords) == 2
 
 
@@ -402,8 +416,80 @@ def test_a_user_the_function_must_not_rotate_is_left_alone(
         del document["user_arn"]
         world.store.values[TOKEN] = json.dumps(document)
 
-    result = _dropper(world).drop(_event(), 600)
+    result = _drop(world, _event())
 
-    assert result.outcome == "noop_user_refused"
+    assert (result.old_password, result.kept_because) == ("kept", "user_refused")
     assert reason in result.reason
     assert len(world.users.passwords) == 2
+
+
+# -- hostile and racing cases around the grace ----------------------------------------------------
+
+
+def test_a_finish_invoked_with_the_secret_name_schedules_with_its_arn(world: World) -> None:
+    """Every step accepts a name as SecretId; the scheduled event accepts a full ARN only."""
+    scheduler = FakeDropScheduler()
+    world.settings = Settings.from_env(DROP_AFTER)
+    rotator = _rotator(world, scheduler)
+    by_name = {"Step": "", "SecretId": "memorydb/app-user", "ClientRequestToken": TOKEN}
+
+    for step in Step:
+        rotator.handle(RotationRequest.from_event({**by_name, "Step": step.value}), invocation())
+
+    assert [event.secret_id for event in scheduler.events] == [SECRET_ARN]
+    assert DropOldPasswordEvent.from_event(scheduler.events[0].as_input()).secret_id == SECRET_ARN
+
+
+def _edit_current(world: World, password: str | None = None) -> str:
+    """An operator puts a new AWSCURRENT during the grace: one key added, maybe a new password."""
+    document = json.loads(world.store.values[TOKEN])
+    document["team"] = "payments"
+    if password is not None:
+        document["password"] = password
+    edited = "e" * 8 + "-0000-4000-8000-000000000009"
+    world.store.values[edited] = json.dumps(document)
+    world.store.versions[TOKEN] = [AWSPREVIOUS]
+    world.store.versions[CURRENT_VERSION] = []
+    world.store.versions[edited] = [AWSCURRENT]
+    return edited
+
+
+def test_an_edit_that_keeps_the_password_still_ends_the_grace(world: World) -> None:
+    _rotated(world)
+    new = world.store.password(TOKEN)
+    _edit_current(world)
+
+    result = _drop(world, _event())
+
+    assert (result.outcome, result.old_password) == ("grace_over", "dropped")
+    assert world.users.passwords == [new]
+
+
+def test_an_edit_that_changes_the_password_supersedes_the_drop(world: World) -> None:
+    _rotated(world)
+    _edit_current(world, password="Hand-set-password-0123456789")
+
+    result = _drop(world, _event())
+
+    assert (result.old_password, result.kept_because) == ("kept", "superseded")
+    assert len(world.users.passwords) == 2
+
+
+def test_switching_to_keep_means_scheduled_drops_keep_too(world: World) -> None:
+    _rotated(world)
+    world.settings = Settings.from_env({})
+    world.settings = world.settings.model_copy(update={"old_password_policy": "keep"})
+
+    result = _drop(world, _event())
+
+    assert (result.old_password, result.kept_because) == ("kept", "policy_keep")
+    assert "OLD_PASSWORD_POLICY is keep" in result.reason
+    assert len(world.users.passwords) == 2
+
+
+def test_switching_to_drop_still_ends_the_grace(world: World) -> None:
+    _rotated(world)
+    world.settings = Settings.from_env({})
+
+    assert _drop(world, _event()).old_password == "dropped"
+    assert len(world.users.passwords) == 1
