@@ -144,6 +144,6 @@ def describe_validation_error(exc: ValidationError, summary: str, *, reasons: bo
     problems = []
     for error in exc.errors(include_input=False, include_url=False, include_context=False):
         name = ".".join(str(part) for part in error["loc"]) or "value"
-        kind = "missing" if error["type"] == "missing" else "invalid"
+        kind = {"missing": "missing", "extra_forbidden": "unexpected"}.get(error["type"], "invalid")
         problems.append(f"{name}: {error['msg']}" if reasons else f"'{name}' is {kind}")
     return f"{summary}: " + ("; " if reasons else ", ").join(problems)

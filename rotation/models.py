@@ -6,7 +6,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -113,14 +113,7 @@ class RotationRequest(BaseModel):
 
     @classmethod
     def from_event(cls, event: object) -> RotationRequest:
-        if not isinstance(event, dict):
-            raise BadEventError("the event is not a JSON object")
-        try:
-            return cls.model_validate(event)
-        except ValidationError as exc:
-            # Raised outside the `except`: the ValidationError holds the event, RotationToken too.
-            message = describe_validation_error(exc, "the event is not a rotation event")
-        raise BadEventError(message)
+        return _parse_event(cls, event, "the event is not a rotation event")
 
 
 DROP_ACTION = "dropOldPassword"
@@ -152,13 +145,7 @@ class DropOldPasswordEvent(BaseModel):
 
     @classmethod
     def from_event(cls, event: object) -> DropOldPasswordEvent:
-        if not isinstance(event, dict):
-            raise BadEventError("the event is not a JSON object")
-        try:
-            return cls.model_validate(event)
-        except ValidationError as exc:
-            message = describe_validation_error(exc, "the event is not a dropOldPassword event")
-        raise BadEventError(message)
+        return _parse_event(cls, event, "the event is not a dropOldPassword event")
 
     @classmethod
     def for_rotation(cls, secret_arn: str, token: str) -> DropOldPasswordEvent:
@@ -168,6 +155,21 @@ class DropOldPasswordEvent(BaseModel):
 
     def as_input(self) -> dict[str, str]:
         return self.model_dump(by_alias=True)
+
+
+EventT = TypeVar("EventT", bound=BaseModel)
+
+
+def _parse_event(model: type[EventT], event: object, summary: str) -> EventT:
+    """BadEventError naming the fields, never their values."""
+    if not isinstance(event, dict):
+        raise BadEventError("the event is not a JSON object")
+    try:
+        return model.model_validate(event)
+    except ValidationError as exc:
+        # Raised outside the `except`: the ValidationError holds the event, RotationToken too.
+        message = describe_validation_error(exc, summary)
+    raise BadEventError(message)
 
 
 def key_name(key: str) -> str:

@@ -186,17 +186,17 @@ CASES: tuple[BadCase, ...] = (
     # drop-after's scheduled event: refused as strictly as a rotation event
     BadCase(
         "drop event carrying a RotationToken",
-        r"not a dropOldPassword event; bad, missing or unexpected: RotationToken",
+        r"not a dropOldPassword event: 'RotationToken' is unexpected",
         event={"Step": None, "Action": "dropOldPassword"},
     ),
     BadCase(
         "drop event naming the secret by name",
-        r"not a dropOldPassword event; bad, missing or unexpected: SecretId",
+        r"not a dropOldPassword event: 'SecretId' is invalid",
         event={"Step": None, "RotationToken": None, "Action": "dropOldPassword", "SecretId": "x"},
     ),
     BadCase(
         "drop event with another action and a password list",
-        r"not a dropOldPassword event; bad, missing or unexpected: Action, Passwords",
+        r"not a dropOldPassword event: 'Action' is invalid, 'Passwords' is unexpected",
         event={
             "Step": None,
             "RotationToken": None,

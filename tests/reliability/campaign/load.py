@@ -189,7 +189,7 @@ def run_load(
     from rotation.adapters.memorydb import MemoryDBDirectory
     from rotation.adapters.redis_verifier import RedisVerifier
     from rotation.adapters.secrets_manager import SecretsManagerStore
-    from rotation.models import RotationRequest
+    from rotation.models import Invocation, RotationRequest
     from rotation.rotator import Rotator
     from rotation.settings import Settings
 
@@ -291,7 +291,12 @@ def run_load(
 
         def handler(event: dict[str, Any], context: Any) -> None:
             remaining = context.get_remaining_time_in_millis() / 1000
-            rotator().handle(RotationRequest.from_event(event), max(0.0, remaining - 3 * 5 - 2))
+            rotator().handle(
+                RotationRequest.from_event(event),
+                Invocation(
+                    time_left_seconds=max(0.0, remaining - 3 * 5 - 2), function_arn=LAMBDA_ARN
+                ),
+            )
 
         stop = threading.Event()
 
