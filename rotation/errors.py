@@ -110,6 +110,10 @@ class NodeNotReadyError(RotationError):
     """MemoryDB names a node that has no endpoint yet (being created): it cannot be proven on."""
 
 
+class ClaimContestedError(RotationError):
+    """Another secret claims the same untagged user at the same moment: neither claim stands."""
+
+
 class UserBusyError(RotationError):
     """MemoryDB answered InvalidUserStateFault: the user is still applying an earlier change."""
 

@@ -8,6 +8,7 @@ cannot run CLUSTER SHARDS to ask the cluster itself.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,11 +17,13 @@ from pydantic import SecretStr
 from rotation import passwords
 from rotation.adapters.aws import BotoAdapter, call
 from rotation.errors import (
+    ClaimContestedError,
     InvalidPasswordError,
     NoClusterError,
     NodeNotReadyError,
     UserBusyError,
     UserNotFoundError,
+    UserOwnedElsewhereError,
 )
 from rotation.models import Cluster, Endpoint, MemoryDBUser, Node, Topology
 
@@ -29,8 +32,10 @@ if TYPE_CHECKING:
 
 MAX_PASSWORDS = 2
 OPEN_ACCESS_ACL = "open-access"
-# The tag on a MemoryDB user naming the secret that rotates it (see docs/decisions.md).
+# The tag on a MemoryDB user naming the secret that rotates it, and the prefix of the short-lived
+# tags a first claim announces itself with before it writes the owner tag (see `claim`).
 OWNER_TAG = "memorydb-rotation:secret"
+CLAIM_TAG_PREFIX = "memorydb-rotation:claim:"
 
 
 def _no_user(name: str) -> UserNotFoundError:
@@ -134,21 +139,61 @@ class MemoryDBDirectory(BotoAdapter["MemoryDBClient"]):
 
     def owner(self, user: MemoryDBUser) -> str | None:
         """The secret ARN in the user's owner tag, or None when no secret has claimed it."""
+        return self._tags(user).get(OWNER_TAG)
+
+    def _tags(self, user: MemoryDBUser) -> dict[str, str]:
         response = call(
             "ListTags",
             lambda: self.client.list_tags(ResourceArn=user.arn),
             {"UserNotFoundFault": lambda _: _no_user(user.name)},
         )
-        for tag in response.get("TagList", []):
-            if tag.get("Key") == OWNER_TAG:
-                return str(tag.get("Value", ""))
-        return None
+        return {str(t.get("Key", "")): str(t.get("Value", "")) for t in response.get("TagList", [])}
 
     def claim(self, user: MemoryDBUser, secret_arn: str) -> None:
+        """Make `secret_arn` the user's owner, unless another secret is claiming it too.
+
+        TagResource overwrites a key's value, so writing the owner tag straight away would let a
+        late claimer erase an earlier owner without either noticing. A claim is announced first,
+        under a key of its own that nobody else writes; the claimer then reads the tags back and
+        becomes the owner only if it saw no owner and no other secret's claim. Of two claims in
+        flight, each sees the other (the later one's read follows the earlier one's write), so
+        at most one becomes the owner; both may withdraw, and both are retried. A withdrawn claim
+        is removed before anything else is written.
+        """
+        mine = f"{CLAIM_TAG_PREFIX}{time.time_ns():020d}"
+        self._tag(user, {mine: secret_arn})
+        tags = self._tags(user)
+        owner = tags.get(OWNER_TAG)
+        rivals = sorted(
+            {v for k, v in tags.items() if k.startswith(CLAIM_TAG_PREFIX) and v != secret_arn}
+        )
+        if owner in (None, secret_arn) and not rivals:
+            self._tag(user, {OWNER_TAG: secret_arn})
+        own_claims = [
+            k for k, v in tags.items() if k.startswith(CLAIM_TAG_PREFIX) and v == secret_arn
+        ]
+        call(
+            "UntagResource",
+            lambda: self.client.untag_resource(ResourceArn=user.arn, TagKeys=own_claims),
+            {"UserNotFoundFault": lambda _: _no_user(user.name)},
+        )
+        if owner not in (None, secret_arn):
+            raise UserOwnedElsewhereError(
+                f"user '{user.name}' was claimed by secret {owner} while secret {secret_arn} was "
+                "claiming it; this claim is withdrawn and nothing else was written"
+            )
+        if rivals:
+            raise ClaimContestedError(
+                f"secret(s) {', '.join(rivals)} claim user '{user.name}' at the same time as "
+                f"secret {secret_arn}; this claim is withdrawn and nothing else was written (a "
+                f"claim left by a crashed invocation is a '{CLAIM_TAG_PREFIX}*' tag to remove)"
+            )
+
+    def _tag(self, user: MemoryDBUser, tags: dict[str, str]) -> None:
         call(
             "TagResource",
             lambda: self.client.tag_resource(
-                ResourceArn=user.arn, Tags=[{"Key": OWNER_TAG, "Value": secret_arn}]
+                ResourceArn=user.arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
             ),
             {"UserNotFoundFault": lambda _: _no_user(user.name)},
         )
