@@ -493,11 +493,16 @@ def _rel(path: Path) -> str:
 # condition is then false (TracingPolicy, OldPasswordPolicy=drop-after's scheduler resources).
 # The scanners therefore also read a copy of template.yaml whose defaults switch those on.
 ALL_FEATURES = {"OldPasswordPolicy": "drop-after", "TracingEnabled": '"true"'}
+# The example stack's conditional resources: drop-after's Scheduler endpoint.
+EXAMPLE_ALL_FEATURES = {"OldPasswordPolicy": "drop-after"}
 
 
-def all_features(source: Path, destination: Path) -> None:
+def all_features(source: Path, destination: Path, features: dict[str, str] | None = None) -> None:
     text = source.read_text()
-    for name, value in ALL_FEATURES.items():
+    # A copy elsewhere must still find the nested application it names.
+    nested = os.path.relpath(TEMPLATE, destination.parent)
+    text = text.replace("Location: ../template.yaml", f"Location: {nested}")
+    for name, value in (ALL_FEATURES if features is None else features).items():
         pattern = rf"(?m)^(  {name}:\n(?:    .*\n)*?    Default: ).*$"
         text, count = re.subn(pattern, r"\g<1>" + value.replace("\\", r"\\"), text, count=1)
         if count != 1:
@@ -510,7 +515,9 @@ def check_templates() -> int:
     CHECKS_DIR.mkdir(parents=True, exist_ok=True)
     featured = CHECKS_DIR / "template.all-features.yaml"
     all_features(TEMPLATE, featured)
-    good = [TEMPLATE, featured, EXAMPLE_STACK]
+    featured_example = CHECKS_DIR / "example-stack.all-features.yaml"
+    all_features(EXAMPLE_STACK, featured_example, EXAMPLE_ALL_FEATURES)
+    good = [TEMPLATE, featured, EXAMPLE_STACK, featured_example]
     translated = {path: CHECKS_DIR / f"{path.stem}.translated.json" for path in good}
     bad_translated = CHECKS_DIR / "bad-template.translated.json"
     for source, destination in [*translated.items(), (BAD_TEMPLATE, bad_translated)]:
