@@ -493,8 +493,8 @@ def _rel(path: Path) -> str:
 # condition is then false (TracingPolicy, OldPasswordPolicy=drop-after's scheduler resources).
 # The scanners therefore also read a copy of template.yaml whose defaults switch those on.
 ALL_FEATURES = {"OldPasswordPolicy": "drop-after", "TracingEnabled": '"true"'}
-# The example stack's conditional resources: drop-after's Scheduler endpoint.
-EXAMPLE_ALL_FEATURES = {"OldPasswordPolicy": "drop-after"}
+# The example stack's conditional resources: drop-after's Scheduler endpoint, the IPv6 network.
+EXAMPLE_ALL_FEATURES = {"OldPasswordPolicy": "drop-after", "IpDiscovery": "ipv6"}
 
 
 def all_features(source: Path, destination: Path, features: dict[str, str] | None = None) -> None:

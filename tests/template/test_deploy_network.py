@@ -390,3 +390,82 @@ def test_the_scheduler_endpoint_exists_only_under_drop_after(example_stack: dict
     for policy in POLICIES:
         evaluator = Evaluator(example_stack, {**EXAMPLE_REQUIRED, "OldPasswordPolicy": policy})
         assert evaluator.resource_exists("SchedulerEndpoint") is (policy == "drop-after")
+
+
+# --- IPv6 --------------------------------------------------------------------------------------
+
+CLUSTER_PORT = 6379
+
+
+def ipv6_problems(stack: dict[str, Any]) -> list[str]:
+    """IpDiscovery=ipv6: dual-stack subnets, a dual-stack cluster that announces IPv6, a function
+    allowed IPv6, and security groups that admit the AUTH checks from each subnet's IPv6 block.
+    IpDiscovery=ipv4: none of it."""
+    problems = []
+    for discovery in ("ipv4", "ipv6"):
+        on = discovery == "ipv6"
+        evaluator = Evaluator(
+            stack, {**EXAMPLE_REQUIRED, "IpDiscovery": discovery, "OldPasswordPolicy": "drop"}
+        )
+        resources = {
+            logical_id: evaluator.resolve(resource.get("Properties", {}))
+            for logical_id, resource in stack["Resources"].items()
+            if evaluator.resource_exists(logical_id)
+        }
+        cluster = resources["Cluster"]
+        expected = ("dual_stack", "ipv6") if on else ("ipv4", "ipv4")
+        if (cluster.get("NetworkType"), cluster.get("IpDiscovery")) != expected:
+            problems.append(f"{discovery}: the cluster is {cluster.get('NetworkType')}")
+        allowed = resources["RotationApp"]["Parameters"].get("Ipv6AllowedForDualStack")
+        if allowed != ("true" if on else "false"):
+            problems.append(f"{discovery}: Ipv6AllowedForDualStack is {allowed!r}")
+        subnets = [r for r in resources if stack["Resources"][r]["Type"] == "AWS::EC2::Subnet"]
+        for subnet in subnets:
+            if ("Ipv6CidrBlock" in resources[subnet]) is not on:
+                problems.append(f"{discovery}: {subnet} has the wrong IPv6 block")
+        blocks = {f"<GetAtt {s}.Ipv6CidrBlocks>" for s in subnets}
+
+        def ipv6_rules(kind: str, group: str, resources: dict[str, Any] = resources) -> set[str]:
+            return {
+                str(props.get("CidrIpv6", ""))
+                for logical_id, props in resources.items()
+                if stack["Resources"][logical_id]["Type"] == kind
+                and _ref(str(props.get("GroupId"))) == group
+                and props.get("IpProtocol") == "tcp"
+                and int(props["FromPort"]) <= CLUSTER_PORT <= int(props["ToPort"])
+                and "CidrIpv6" in props
+            }
+
+        for kind, group in (
+            ("AWS::EC2::SecurityGroupEgress", "FunctionSecurityGroup"),
+            ("AWS::EC2::SecurityGroupIngress", "ClusterSecurityGroup"),
+        ):
+            found = ipv6_rules(kind, group)
+            covered = {b for b in blocks if any(b in rule for rule in found)}
+            if on and covered != blocks:
+                problems.append(f"ipv6: {group} lacks {kind} rules for {sorted(blocks - covered)}")
+            if not on and found:
+                problems.append(f"ipv4: {group} has IPv6 rules {sorted(found)}")
+    return problems
+
+
+def test_ipv6_discovery_gets_a_dual_stack_path(example_stack: dict[str, Any]) -> None:
+    assert ipv6_problems(example_stack) == []
+
+
+@pytest.mark.parametrize(
+    "mutation", ["no ingress", "one subnet's egress", "no ipv6 for the function", "ipv4 cluster"]
+)
+def test_a_broken_ipv6_path_is_caught(example_stack: dict[str, Any], mutation: str) -> None:
+    resources = example_stack["Resources"]
+    if mutation == "no ingress":
+        del resources["ClusterIngressFromFunctionIpv6A"]
+        del resources["ClusterIngressFromFunctionIpv6B"]
+    elif mutation == "one subnet's egress":
+        del resources["FunctionEgressToClusterIpv6B"]
+    elif mutation == "no ipv6 for the function":
+        del resources["RotationApp"]["Properties"]["Parameters"]["Ipv6AllowedForDualStack"]
+    else:
+        resources["Cluster"]["Properties"]["NetworkType"] = "ipv4"
+
+    assert ipv6_problems(example_stack)
