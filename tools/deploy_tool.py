@@ -36,6 +36,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
+DIST_NAME = "memorydb_rotation"
 EXAMPLE_STACK = ROOT / "infra" / "example-stack.yaml"
 BAD_TEMPLATE = ROOT / "tests" / "template" / "fixtures" / "bad-template.yaml"
 CHECKS_DIR = ROOT / "build" / "checks"
@@ -228,10 +229,43 @@ def package(source: Path, target: Path) -> None:
     if destination.exists():
         shutil.rmtree(destination)
     shutil.copytree(source, destination, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    write_distribution_metadata(target)
     for cache in list(target.rglob("__pycache__")):
         shutil.rmtree(cache)
     for compiled in target.rglob("*.pyc"):
         compiled.unlink()
+
+
+def project_version(pyproject: Path = ROOT / "pyproject.toml") -> str:
+    version: str = tomllib.loads(pyproject.read_text())["project"]["version"]
+    return version
+
+
+def write_distribution_metadata(target: Path) -> Path:
+    """The project's own dist-info beside its code: the artifact says which version it is, and
+    `importlib.metadata.version("memorydb-rotation")` answers inside the function as it does for
+    the CLI (the template's SemanticVersion and pyproject.toml's version are the same)."""
+    for stale in target.glob(f"{DIST_NAME}-*.dist-info"):
+        shutil.rmtree(stale)
+    version = project_version()
+    info = target / f"{DIST_NAME}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: memorydb-rotation\nVersion: {version}\n"
+        "License-Expression: Apache-2.0\n"
+    )
+    return info
+
+
+def artifact_version(archive: Path) -> str | None:
+    """The version the zip's dist-info names, or None when it has none."""
+    with zipfile.ZipFile(archive) as zf:
+        for name in zf.namelist():
+            if name.startswith(f"{DIST_NAME}-") and name.endswith(".dist-info/METADATA"):
+                for line in zf.read(name).decode().splitlines():
+                    if line.startswith("Version: "):
+                        return line.removeprefix("Version: ").strip()
+    return None
 
 
 def write_zip(source: Path, archive: Path) -> int:
@@ -299,6 +333,8 @@ def artifact_problems(archive: Path, template_text: str) -> list[str]:
         if name.startswith(FORBIDDEN_PREFIXES)
         or (name.endswith(".pyc") and not (_in_pycache(name) and name.endswith(bytecode)))
     )
+    if (shipped := artifact_version(archive)) != project_version():
+        problems.append(f"the zip says version {shipped}, pyproject.toml {project_version()}")
     if archive.stat().st_size > LAMBDA_ZIP_LIMIT:
         problems.append("the zip is over Lambda's 50 MB direct upload limit")
     if sum(info.file_size for info in infos) > LAMBDA_UNZIPPED_LIMIT:
@@ -493,11 +529,16 @@ def _rel(path: Path) -> str:
 # condition is then false (TracingPolicy, OldPasswordPolicy=drop-after's scheduler resources).
 # The scanners therefore also read a copy of template.yaml whose defaults switch those on.
 ALL_FEATURES = {"OldPasswordPolicy": "drop-after", "TracingEnabled": '"true"'}
+# The example stack's conditional resources: drop-after's Scheduler endpoint, the IPv6 network.
+EXAMPLE_ALL_FEATURES = {"OldPasswordPolicy": "drop-after", "IpDiscovery": "ipv6"}
 
 
-def all_features(source: Path, destination: Path) -> None:
+def all_features(source: Path, destination: Path, features: dict[str, str] | None = None) -> None:
     text = source.read_text()
-    for name, value in ALL_FEATURES.items():
+    # A copy elsewhere must still find the nested application it names.
+    nested = os.path.relpath(TEMPLATE, destination.parent)
+    text = text.replace("Location: ../template.yaml", f"Location: {nested}")
+    for name, value in (ALL_FEATURES if features is None else features).items():
         pattern = rf"(?m)^(  {name}:\n(?:    .*\n)*?    Default: ).*$"
         text, count = re.subn(pattern, r"\g<1>" + value.replace("\\", r"\\"), text, count=1)
         if count != 1:
@@ -510,7 +551,9 @@ def check_templates() -> int:
     CHECKS_DIR.mkdir(parents=True, exist_ok=True)
     featured = CHECKS_DIR / "template.all-features.yaml"
     all_features(TEMPLATE, featured)
-    good = [TEMPLATE, featured, EXAMPLE_STACK]
+    featured_example = CHECKS_DIR / "example-stack.all-features.yaml"
+    all_features(EXAMPLE_STACK, featured_example, EXAMPLE_ALL_FEATURES)
+    good = [TEMPLATE, featured, EXAMPLE_STACK, featured_example]
     translated = {path: CHECKS_DIR / f"{path.stem}.translated.json" for path in good}
     bad_translated = CHECKS_DIR / "bad-template.translated.json"
     for source, destination in [*translated.items(), (BAD_TEMPLATE, bad_translated)]:

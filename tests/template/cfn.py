@@ -132,7 +132,10 @@ class Evaluator:
                 return str(self.resolve(source)).split(delimiter)
             if key == "Fn::Select":
                 index, items = value
-                return self.resolve(items)[int(self.resolve(index))]
+                resolved = self.resolve(items)
+                if isinstance(resolved, str):  # a list attribute known only at deploy time
+                    return f"<Select {self.resolve(index)} {resolved}>"
+                return resolved[int(self.resolve(index))]
             if key == "Fn::If":
                 name, when_true, when_false = value
                 return self.resolve(when_true if self.condition(name) else when_false)
@@ -149,6 +152,8 @@ class Evaluator:
                 return [f"{PSEUDO['AWS::Region']}{zone}" for zone in "abc"]
             if key == "Fn::Cidr":
                 block, count, bits = (self.resolve(item) for item in value)
+                if str(block).startswith("<"):  # e.g. the VPC's Amazon-provided IPv6 block
+                    return [f"<Cidr {i} /{bits} of {block}>" for i in range(int(count))]
                 network = ipaddress.ip_network(str(block))
                 prefix = network.max_prefixlen - int(bits)
                 return [str(net) for net in network.subnets(new_prefix=prefix)][: int(count)]

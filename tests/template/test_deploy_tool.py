@@ -22,6 +22,11 @@ GOOD_ZIP = {
     f"pydantic_core/_pydantic_core.{ABI}.so": "",
     "redis/__init__.py": "",
     "aws_xray_sdk/__init__.py": "",
+    # The project's version (tools/deploy_tool.py write_distribution_metadata).
+    f"memorydb_rotation-{deploy_tool.project_version()}.dist-info/METADATA": (
+        "Metadata-Version: 2.1\nName: memorydb-rotation\n"
+        f"Version: {deploy_tool.project_version()}\n"
+    ),
 }
 
 
@@ -236,9 +241,12 @@ def test_package_copies_the_code_and_prunes_what_must_not_ship(tmp_path: Path) -
 
     deploy_tool.package(source, target)
 
+    version = deploy_tool.project_version()
     assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*")) == [
         "jp.dist-info",
         "jp.dist-info/RECORD",
+        f"memorydb_rotation-{version}.dist-info",
+        f"memorydb_rotation-{version}.dist-info/METADATA",
         "redis",
         "rotation",
         "rotation/handler.py",

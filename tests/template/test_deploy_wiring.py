@@ -195,7 +195,27 @@ def test_the_vpc_is_applied_only_when_given(
         assert function["VpcConfig"] == {
             "SubnetIds": subnets.split(","),
             "SecurityGroupIds": groups.split(","),
+            "Ipv6AllowedForDualStack": False,
         }
+
+
+@pytest.mark.parametrize("allowed", ["false", "true"])
+def test_ipv6_is_allowed_only_when_asked(template: dict[str, Any], allowed: str) -> None:
+    """IpDiscovery=ipv6 clusters answer with IPv6 node addresses: the function then needs
+    Ipv6AllowedForDualStack, which is off unless the parameter says otherwise."""
+    parameters = {
+        **REQUIRED,
+        "SubnetIds": "subnet-0a1b2c3d",
+        "SecurityGroupIds": "sg-0123abcd",
+        "Ipv6AllowedForDualStack": allowed,
+    }
+    function = Evaluator(template, parameters).resolve(
+        template["Resources"]["RotationFunction"]["Properties"]
+    )
+
+    assert function["VpcConfig"]["Ipv6AllowedForDualStack"] is (allowed == "true")
+    rule = template["Rules"]["Ipv6NeedsSubnets"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "Ipv6AllowedForDualStack"}, "true"]}
 
 
 def test_subnets_and_security_groups_are_required_together(template: dict[str, Any]) -> None:
