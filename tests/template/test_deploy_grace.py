@@ -88,6 +88,18 @@ def grace_problems(template: dict[str, Any]) -> list[str]:  # noqa: PLR0912 - on
             "123456789012"
         ):
             problems.append("the scheduler role's trust has no aws:SourceAccount condition")
+        group = "<Ref DropScheduleGroup>"  # the evaluator keeps Refs to resources symbolic
+        source = t.get("Condition", {}).get("ArnEquals", {}).get("aws:SourceArn")
+        if not (
+            isinstance(source, str)
+            and source.startswith("arn:aws:scheduler:")
+            and source.endswith(f":schedule-group/{group}")
+            and "*" not in source
+        ):
+            problems.append(
+                "the scheduler role's trust is not bound to the stack's schedule group "
+                f"(aws:SourceArn {source!r}): any schedule in the account could assume it"
+            )
 
     permissions = [
         r["Properties"].get("Principal")
@@ -128,7 +140,7 @@ def _policy(template: dict[str, Any], logical_id: str) -> list[dict[str, Any]]:
     return statements
 
 
-def _break(template: dict[str, Any], mutation: str) -> None:
+def _break(template: dict[str, Any], mutation: str) -> None:  # noqa: PLR0912 - one per mutation
     resources = template["Resources"]
     schedule, pass_role = _policy(template, "DropSchedulePolicy")
     if mutation == "CreateSchedule in every group":
@@ -152,6 +164,15 @@ def _break(template: dict[str, Any], mutation: str) -> None:
     elif mutation == "the trust has no account condition":
         trust = resources["DropSchedulerRole"]["Properties"]["AssumeRolePolicyDocument"]
         del trust["Statement"][0]["Condition"]
+    elif mutation == "the trust has no schedule-group condition":
+        trust = resources["DropSchedulerRole"]["Properties"]["AssumeRolePolicyDocument"]
+        del trust["Statement"][0]["Condition"]["ArnEquals"]
+    elif mutation == "the trust admits every group":
+        trust = resources["DropSchedulerRole"]["Properties"]["AssumeRolePolicyDocument"]
+        trust["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"] = {
+            "Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:"
+            "schedule-group/*"
+        }
     elif mutation == "a resource policy for Scheduler":
         resources["SchedulerInvokePermission"] = {
             "Type": "AWS::Lambda::Permission",
@@ -185,6 +206,8 @@ def _break(template: dict[str, Any], mutation: str) -> None:
         "the scheduler role may also read secrets",
         "the scheduler role trusts events",
         "the trust has no account condition",
+        "the trust has no schedule-group condition",
+        "the trust admits every group",
         "a resource policy for Scheduler",
         "the group exists always",
         "the role without the policy",

@@ -41,6 +41,7 @@ CODE_ACTIONS = frozenset(
         "memorydb:UpdateUser",
         "memorydb:ListTags",
         "memorydb:TagResource",
+        "memorydb:UntagResource",
         "memorydb:DescribeAcls",
         "memorydb:DescribeClusters",
     }
@@ -84,6 +85,7 @@ WRITE_ACTIONS = (
     ),
     "memorydb:UpdateUser",
     "memorydb:TagResource",
+    "memorydb:UntagResource",
     "scheduler:CreateSchedule",
     "iam:PassRole",
 )
@@ -485,8 +487,9 @@ def test_tagging_is_limited_to_the_owner_tag_and_discovery_to_acls_and_clusters(
     tagging = [s for s in statements if "memorydb:TagResource" in s["Action"]]
     assert tagging
     for statement in tagging:
-        keys = statement["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]
-        assert keys == ["memorydb-rotation:secret"]
+        keys = statement["Condition"]["ForAllValues:StringLike"]["aws:TagKeys"]
+        assert keys == ["memorydb-rotation:secret", "memorydb-rotation:claim:*"]
+        assert "memorydb:UntagResource" in statement["Action"]
         assert all(":user/" in resource for resource in statement["Resource"])
     for action, kind in (
         ("memorydb:DescribeAcls", ":acl/"),

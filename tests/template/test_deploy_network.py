@@ -1,7 +1,7 @@
 """Every AWS API the function calls has a network path in the example stack, under each policy.
 
 The list of APIs is read from the code, not written here: each adapter in rotation/adapters/
-names its boto3 service (`client("memorydb", config=...)`) and its operations (`call("X", ...)`,
+names its boto3 service (`SERVICE = "memorydb"` on a BotoAdapter) and its operations (`call("X", ...)`,
 `_pages("X", ...)`), and which adapters a deployment builds is what `rotation.composition.service()`
 builds from the environment the template gives the function for that policy. Each service then
 needs, in the example stack: an interface endpoint for it, in the function's subnets, with private
@@ -64,6 +64,15 @@ def adapter_apis(directory: Path = ADAPTERS) -> dict[str, AdapterApis]:
         tree = ast.parse(path.read_text(), filename=str(path))
         services, operations = set(), set()
         for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Assign)
+                and [getattr(t, "id", None) for t in node.targets] == ["SERVICE"]
+                and isinstance(node.value, ast.Constant)
+                and isinstance(node.value.value, str)
+            ):
+                # class MemoryDBDirectory(BotoAdapter[...]): SERVICE = "memorydb"
+                services.add(node.value.value)
+                continue
             if not isinstance(node, ast.Call) or (text := _first_string(node)) is None:
                 continue
             if any(keyword.arg == "config" for keyword in node.keywords):
@@ -129,6 +138,8 @@ def _reachable(root: object) -> Iterator[object]:
             todo += [cell.cell_contents for cell in closure]
         if hasattr(item, "__wrapped__"):
             todo.append(item.__wrapped__)
+        if hasattr(item, "__self__"):  # a bound method: the object it runs on
+            todo.append(item.__self__)
         if hasattr(item, "__dict__") and not isinstance(item, type):
             todo += [v for k, v in vars(item).items() if not k.startswith("__")]
         for slot in getattr(type(item), "__dataclass_fields__", {}):
@@ -145,14 +156,9 @@ def adapters_in_use(environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
         monkeypatch.setenv(name, value)
     service.cache_clear()
     try:
-        built = service()
-        # drop-after's end of grace is built on first use: build it as its invocation would.
-        dropper = getattr(built, "dropper", None)
-        roots: list[object] = [built, dropper() if callable(dropper) else None]
         return {
             type(item).__module__
-            for root in roots
-            for item in _reachable(root)
+            for item in _reachable(service())
             if type(item).__module__.startswith("rotation.adapters.")
         }
     finally:
