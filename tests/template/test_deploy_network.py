@@ -1,13 +1,13 @@
 """Every AWS API the function calls has a network path in the example stack, under each policy.
 
-The list of APIs is read from the code, not written here: each adapter in rotation/adapters/
-names its boto3 service (`SERVICE = "memorydb"` on a BotoAdapter) and its operations (`call("X", ...)`,
-`_pages("X", ...)`), and which adapters a deployment builds is what `rotation.composition.service()`
-builds from the environment the template gives the function for that policy. Each service then
-needs, in the example stack: an interface endpoint for it, in the function's subnets, with private
-DNS (so boto3's default host name resolves to it), and a security group the function may reach
-on 443. The endpoint service names are facts from AWS's documentation (docs/deploy.md, "The
-network"); they are the one table here.
+The list of APIs is read from the code, not written here: each adapter in rotation/adapters/ names
+its boto3 service (`SERVICE = "memorydb"` on a BotoAdapter) and its operations (`call("X", ...)`,
+`_pages("X", ...)`), and which adapters a deployment builds is what
+`rotation.composition.service()` builds from the environment the template gives the function for
+that policy. Each service then needs, in the example stack: an interface endpoint for it, in the
+function's subnets, with private DNS (so boto3's default host name resolves to it), and a security
+group the function may reach on 443. The endpoint service names are facts from AWS's documentation
+(docs/deploy.md, "The network"); they are the one table here.
 """
 
 from __future__ import annotations
