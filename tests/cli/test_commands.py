@@ -82,10 +82,10 @@ def test_failed_step_exits_1_with_the_step_and_reason_from_the_log(
     assert doc["error"] == "CurrentPasswordRejectedError"
     assert "AWSCURRENT password does not authenticate" in doc["reason"]
 
-    # The failed rotation's AWSPENDING is stale once old enough; AWSCURRENT works nowhere, so
-    # repair explains instead of acting, and changes nothing.
+    # The function's log says the rotation failed; AWSCURRENT works nowhere, so repair explains
+    # instead of acting, and changes nothing.
     code, status = cli.json("status", seeded.arn, "--stale-after", "0")
-    assert (code, status["verdict"]["code"]) == (1, "stale-pending")
+    assert (code, status["verdict"]["code"]) == (1, "rotation-failed")
     code, repair = cli.json(
         "repair", seeded.arn, "--apply", "--stale-after", "0", "--ca-bundle", str(served.ca_bundle)
     )
@@ -102,13 +102,11 @@ def test_stale_pending_is_removed_only_with_apply(cli: Cli, served: ServedSandbo
     pending = served.sandbox.view(seeded.arn).version_with("AWSPENDING")
     assert pending is not None
 
-    # Young, it may be a rotation still running; past --stale-after it is a failed one.
+    # Young, but the function logged the refusal: a failed rotation, not one still running.
     code, status = cli.json("status", seeded.arn)
-    assert (code, status["verdict"]["code"]) == (0, "rotation-in-progress")
-    code, status = cli.json("status", seeded.arn, "--stale-after", "0")
-    assert (code, status["verdict"]["code"]) == (1, "stale-pending")
+    assert (code, status["verdict"]["code"]) == (1, "rotation-failed")
     assert status["pending"]["version"] == pending
-    assert status["verdict"]["next"] == f"memorydb-rotation repair {status['secret']['name']}"
+    assert f"memorydb-rotation repair {status['secret']['name']}" in status["verdict"]["next"]
 
     # RotateSecret itself refuses while it stands.
     code, refused = cli.json("rotate", seeded.arn)
@@ -260,7 +258,7 @@ def test_access_and_usage_errors_exit_2(cli: Cli) -> None:
     assert result.exit_code == 2
     assert result.doc == {
         "command": "status",
-        "error": "there is no secret no-such-secret",
+        "error": "there is no secret no-such-secret in region us-east-1, account 123456789012",
         "exit_code": 2,
     }
     assert cli("status").exit_code == 2
