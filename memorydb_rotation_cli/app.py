@@ -192,6 +192,15 @@ def repair(
     ca_bundle: CaOpt = None,
     connect_timeout: TimeoutOpt = 5.0,
     stale_after: StaleOpt = 3600.0,
+    remove_unknown: Annotated[
+        str | None,
+        typer.Option(
+            "--remove-unknown",
+            metavar="sha256:XXXXXXXX",
+            help="Also remove the second password though no labelled version accounts for "
+            "it; name it by its fingerprint.",
+        ),
+    ] = None,
 ) -> None:
     """Explain what is wrong and what would make it safe; act only with --apply."""
     from memorydb_rotation_cli import repair as repair_command
@@ -207,6 +216,7 @@ def repair(
             apply=apply,
             timeout=connect_timeout,
             stale_after=stale_after,
+            remove_unknown=remove_unknown,
         )
         _emit(out, doc, render.repair)
         return int(doc["exit_code"])

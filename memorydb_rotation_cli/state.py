@@ -404,6 +404,59 @@ class Inspector:
         return inspection
 
 
+@dataclass
+class OtherSecret:
+    """Another secret whose AWSCURRENT names the same user, with its labelled versions."""
+
+    arn: str
+    name: str
+    versions: list[Version]
+
+
+# Other secrets read to account for a user's passwords (one GetSecretValue each, and one per
+# labelled version of those that name the user).
+MAX_SECRETS_COMPARED = 200
+
+
+def other_secrets(inspector: Inspector, inspection: Inspection) -> list[OtherSecret]:
+    """Every other secret (up to MAX_SECRETS_COMPARED) whose AWSCURRENT names this user; a
+    failed read is noted as unknown, never taken as "no other secret"."""
+    current = inspection.secret.current
+    if current is None:
+        return []
+    sm = inspector.aws.client("secretsmanager")
+    found: list[OtherSecret] = []
+    try:
+        pages = sm.get_paginator("list_secrets").paginate()
+        listed = [s for page in pages for s in page.get("SecretList", [])]
+    except aws_errors() as exc:
+        inspection.unknown.append(
+            Unknown("other secrets of the user", describe_failure(exc, "ListSecrets"))
+        )
+        return found
+    for entry in listed[:MAX_SECRETS_COMPARED]:
+        arn = entry.get("ARN")
+        if not arn or arn == inspection.secret.arn:
+            continue
+        stages = entry.get("SecretVersionsToStages") or {}
+        versions = [Version(v, tuple(labels), None) for v, labels in stages.items() if labels]
+        holder = next((v for v in versions if AWSCURRENT in v.stages), None)
+        if holder is None:
+            continue
+        inspector._read_value(arn, holder)
+        if holder.credentials is None:
+            if holder.problem and "access denied" in holder.problem:
+                inspection.unknown.append(Unknown(f"secret {entry.get('Name')}", holder.problem))
+            continue
+        if holder.credentials.username != current.username:
+            continue
+        for version in versions:
+            if version is not holder:
+                inspector._read_value(arn, version)
+        found.append(OtherSecret(arn, str(entry.get("Name", arn)), versions))
+    return found
+
+
 def at_time(expression: str | None, timezone: str | None = None) -> datetime | None:
     """`at(yyyy-mm-ddThh:mm:ss)` in UTC or the schedule's timezone; None for anything else."""
     if not expression or not expression.startswith("at(") or not expression.endswith(")"):

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from memorydb_rotation_cli.aws import fingerprint
 from sandbox.sandbox import new_password
 from sandbox.server import ServedSandbox
 from tests.cli.conftest import Cli, Seeded, seed
@@ -127,14 +128,31 @@ def test_stale_pending_is_removed_only_with_apply(cli: Cli, served: ServedSandbo
     assert (code, status["verdict"]["code"]) == (0, "healthy")
 
 
-def test_unfinished_drop_is_completed(cli: Cli, served: ServedSandbox, seeded: Seeded) -> None:
+def test_unfinished_drop_of_an_unknown_password_needs_its_fingerprint(
+    cli: Cli, served: ServedSandbox, seeded: Seeded
+) -> None:
     old = new_password()
     _set_passwords(served, seeded.user, [seeded.password, old])
     code, status = _probe(cli, served, seeded.arn)
     assert (code, status["verdict"]["code"]) == (1, "drop-unfinished")
     assert status["user"]["password_count"] == 2
 
-    code, done = cli.json("repair", seeded.arn, "--apply", "--ca-bundle", str(served.ca_bundle))
+    # No labelled version of any secret holds `old`: repair says so and removes nothing.
+    ca = ("--ca-bundle", str(served.ca_bundle))
+    code, refused = cli.json("repair", seeded.arn, "--apply", *ca)
+    assert (code, refused["verdict"]["code"]) == (1, "refused")
+    assert "unknown here" in refused["verdict"]["message"]
+    served.sandbox.settle()
+    assert all(served.sandbox.accepts_everywhere(seeded.user, old).values())
+
+    # Naming AWSCURRENT's fingerprint as the unknown one is refused too.
+    current_fp = status["probe"][0]["fingerprint"]
+    code, refused = cli.json("repair", seeded.arn, "--apply", "--remove-unknown", current_fp, *ca)
+    assert (code, refused["verdict"]["code"]) == (1, "refused")
+
+    code, done = cli.json(
+        "repair", seeded.arn, "--apply", "--remove-unknown", fingerprint(old), *ca
+    )
     assert (code, done["verdict"]["code"]) == (0, "repaired")
     served.sandbox.settle()
     assert not any(served.sandbox.accepts_everywhere(seeded.user, old).values())
