@@ -167,13 +167,24 @@ def rotate(
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds --follow waits at most.", min=1)
     ] = 1800.0,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Retry the unfinished rotation: RotateSecret with its pending version's id as "
+            "ClientRequestToken.",
+            metavar="",
+        ),
+    ] = False,
 ) -> None:
     """Start a rotation (RotateSecret); with --follow, watch it to the end."""
     from memorydb_rotation_cli import rotate as rotate_command
 
     def body(out: Output) -> int:
         aws = Aws.from_chain(profile=profile, region=region)
-        doc = rotate_command.run(aws, secret, follow=follow, timeout=timeout, out=out)
+        doc = rotate_command.run(
+            aws, secret, follow=follow, timeout=timeout, out=out, resume=resume
+        )
         _emit(out, doc, rotate_command.render)
         return int(doc["exit_code"])
 

@@ -113,7 +113,7 @@ def test_stale_pending_is_removed_only_with_apply(cli: Cli, served: ServedSandbo
     code, refused = cli.json("rotate", seeded.arn)
     assert (code, refused["result"]) == (1, "refused")
     assert "previous rotation isn't complete" in refused["reason"]
-    assert refused["verdict"]["next"].startswith("memorydb-rotation repair")
+    assert "--resume" in refused["verdict"]["next"]
 
     ca = ("--ca-bundle", str(served.ca_bundle), "--stale-after", "0")
     code, plan = cli.json("repair", seeded.arn, *ca)
@@ -344,3 +344,30 @@ def test_a_scheduled_drop_is_reported_and_not_repaired(
     assert status["scheduled_drop"]["expression"] == "at(2030-01-01T00:00:00)"
     code, plan = cli.json("repair", seeded.arn, "--ca-bundle", str(served.ca_bundle))
     assert (code, plan["verdict"]["code"]) == (0, "nothing-to-repair")
+
+
+def test_a_failed_rotation_whose_pending_password_works_is_resumed(
+    cli: Cli, served: ServedSandbox, seeded: Seeded
+) -> None:
+    # createSecret wrote the pending version and setSecret gave it to the user; then the
+    # rotation failed. The pending password already works on every node.
+    pending_password = new_password()
+    token = "22222222-3333-4444-8555-666677778888"
+    served.secretsmanager.stage_pending(seeded.arn, token)
+    served.secretsmanager.put_version(
+        seeded.arn,
+        token,
+        json.dumps(served.sandbox.secret_document(seeded.user, pending_password)),
+        ["AWSPENDING"],
+    )
+    _set_passwords(served, seeded.user, [pending_password, seeded.password])
+
+    code, refused = cli.json("rotate", seeded.arn)
+    assert (code, refused["result"]) == (1, "refused")
+    assert "--resume" in refused["verdict"]["next"]
+
+    code, doc = cli.json("rotate", seeded.arn, "--resume", "--follow", "--timeout", "120")
+    assert (code, doc["result"], doc["token"]) == (0, "succeeded", token)
+    served.sandbox.settle()
+    assert served.sandbox.view(seeded.arn).version_with("AWSCURRENT") == token
+    assert all(served.sandbox.accepts_everywhere(seeded.user, pending_password).values())
