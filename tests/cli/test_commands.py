@@ -353,8 +353,8 @@ def test_a_failed_rotation_whose_pending_password_works_is_resumed(
     # rotation failed. The pending password already works on every node.
     pending_password = new_password()
     token = "22222222-3333-4444-8555-666677778888"
-    served.secretsmanager.stage_pending(seeded.arn, token)
-    served.secretsmanager.put_version(
+    served.sandbox.stage_pending(seeded.arn, token)
+    served.sandbox.put_version(
         seeded.arn,
         token,
         json.dumps(served.sandbox.secret_document(seeded.user, pending_password)),

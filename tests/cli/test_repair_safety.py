@@ -40,8 +40,8 @@ def _previous_version(served: ServedSandbox, arn: str, user: str, password: str)
     """What a rotation under `keep` leaves: the old password as AWSPREVIOUS, both on the user."""
     current = served.sandbox.view(arn).version_with("AWSCURRENT")
     assert current is not None
-    served.secretsmanager.set_version_stages(arn, current, ["AWSPREVIOUS"])
-    served.secretsmanager.put_version(
+    served.sandbox.set_version_stages(arn, current, ["AWSPREVIOUS"])
+    served.sandbox.put_version(
         arn,
         "11111111-2222-4333-8444-" + user.encode().hex()[-12:].rjust(12, "0"),
         json.dumps(served.sandbox.secret_document(user, password)),
