@@ -22,12 +22,18 @@ app = typer.Typer(
     name="memorydb-rotation",
     help="Inspect, rotate, repair and check a MemoryDB user's rotated secret.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    # Plain Click help: no <bool> beside every flag, and the same text on a terminal or a pipe.
+    rich_markup_mode=None,
 )
 
 SecretArg = Annotated[str, typer.Argument(help="The secret's name or ARN.", show_default=False)]
-JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON document on stdout, nothing else.")]
+# metavar="": a flag takes no value, so its help shows none (Typer would print <bool>).
+JsonOpt = Annotated[
+    bool,
+    typer.Option("--json", help="One JSON document on stdout, nothing else.", metavar=""),
+]
 ProfileOpt = Annotated[
     str | None, typer.Option("--profile", envvar="AWS_PROFILE", help="AWS profile.")
 ]
@@ -54,7 +60,44 @@ StaleOpt = Annotated[
     ),
 ]
 
+ModifyingOpt = Annotated[
+    float,
+    typer.Option(
+        "--modifying-after",
+        help="Seconds a user may stay 'modifying' before it counts as stuck.",
+        min=0,
+    ),
+]
+
 ACCESS = 2
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("memorydb-rotation")
+        except PackageNotFoundError:
+            number = "unknown (not installed)"
+        typer.echo(f"memorydb-rotation {number}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            callback=_version,
+            is_eager=True,
+            metavar="",
+        ),
+    ] = False,
+) -> None:
+    """Inspect, rotate, repair and check a MemoryDB user's rotated secret."""
 
 
 def _run(command: str, json_mode: bool, body: Callable[[Output], int]) -> None:
@@ -78,7 +121,10 @@ def _inspector(profile: str | None, region: str | None) -> Inspector:
 def status(
     secret: SecretArg,
     probe: Annotated[
-        bool, typer.Option("--probe", help="Connect: which labelled password works on each node.")
+        bool,
+        typer.Option(
+            "--probe", help="Connect: which labelled password works on each node.", metavar=""
+        ),
     ] = False,
     json_: JsonOpt = False,
     profile: ProfileOpt = None,
@@ -86,6 +132,7 @@ def status(
     ca_bundle: CaOpt = None,
     connect_timeout: TimeoutOpt = 5.0,
     stale_after: StaleOpt = 3600.0,
+    modifying_after: ModifyingOpt = 600.0,
 ) -> None:
     """Rotation settings, versions and labels, the user, its clusters and nodes, one verdict."""
     from memorydb_rotation_cli import status as status_command
@@ -94,7 +141,12 @@ def status(
         inspector = _inspector(profile, region)
         verifier = status_command.make_verifier(ca_bundle, connect_timeout) if probe else None
         doc = status_command.run(
-            inspector, secret, probe_with=verifier, timeout=connect_timeout, stale_after=stale_after
+            inspector,
+            secret,
+            probe_with=verifier,
+            timeout=connect_timeout,
+            stale_after=stale_after,
+            modifying_after=modifying_after,
         )
         _emit(out, doc, render.status)
         return int(doc["exit_code"])
@@ -106,7 +158,8 @@ def status(
 def rotate(
     secret: SecretArg,
     follow: Annotated[
-        bool, typer.Option("--follow", help="Show each step until the rotation ends.")
+        bool,
+        typer.Option("--follow", help="Show each step until the rotation ends.", metavar=""),
     ] = False,
     json_: JsonOpt = False,
     profile: ProfileOpt = None,
@@ -114,13 +167,24 @@ def rotate(
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds --follow waits at most.", min=1)
     ] = 1800.0,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Retry the unfinished rotation: RotateSecret with its pending version's id as "
+            "ClientRequestToken.",
+            metavar="",
+        ),
+    ] = False,
 ) -> None:
     """Start a rotation (RotateSecret); with --follow, watch it to the end."""
     from memorydb_rotation_cli import rotate as rotate_command
 
     def body(out: Output) -> int:
         aws = Aws.from_chain(profile=profile, region=region)
-        doc = rotate_command.run(aws, secret, follow=follow, timeout=timeout, out=out)
+        doc = rotate_command.run(
+            aws, secret, follow=follow, timeout=timeout, out=out, resume=resume
+        )
         _emit(out, doc, rotate_command.render)
         return int(doc["exit_code"])
 
@@ -130,13 +194,24 @@ def rotate(
 @app.command()
 def repair(
     secret: SecretArg,
-    apply: Annotated[bool, typer.Option("--apply", help="Do what the plan says.")] = False,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Do what the plan says.", metavar="")
+    ] = False,
     json_: JsonOpt = False,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
     ca_bundle: CaOpt = None,
     connect_timeout: TimeoutOpt = 5.0,
     stale_after: StaleOpt = 3600.0,
+    remove_unknown: Annotated[
+        str | None,
+        typer.Option(
+            "--remove-unknown",
+            metavar="sha256:XXXXXXXX",
+            help="Also remove the second password though no labelled version accounts for "
+            "it; name it by its fingerprint.",
+        ),
+    ] = None,
 ) -> None:
     """Explain what is wrong and what would make it safe; act only with --apply."""
     from memorydb_rotation_cli import repair as repair_command
@@ -152,6 +227,7 @@ def repair(
             apply=apply,
             timeout=connect_timeout,
             stale_after=stale_after,
+            remove_unknown=remove_unknown,
         )
         _emit(out, doc, render.repair)
         return int(doc["exit_code"])

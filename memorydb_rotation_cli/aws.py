@@ -39,6 +39,12 @@ def aws_errors() -> tuple[type[Exception], ...]:
     return (ClientError, BotoCoreError, ResponseParserError)
 
 
+NO_CREDENTIALS = (
+    "no AWS credentials: pass --profile or set AWS_PROFILE, run 'aws sso login' or "
+    "'aws configure', or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+)
+
+
 class CliError(Exception):
     """A failure the CLI reports as exit code 2 (usage or access). Messages hold no secret."""
 
@@ -53,8 +59,10 @@ def denied(exc: ClientError) -> bool:
 
 def describe_failure(exc: Exception, call: str) -> str:
     """What failed and why, in words an operator can act on; never a request parameter."""
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import ClientError, NoCredentialsError
 
+    if isinstance(exc, NoCredentialsError):
+        return f"{call}: {NO_CREDENTIALS}"
     if isinstance(exc, ClientError):
         code = error_code(exc)
         if code in DENIED_CODES:
@@ -82,8 +90,18 @@ class Aws:
         except BotoCoreError as exc:
             raise CliError(f"AWS configuration: {exc}") from None
         if session.region_name is None:
-            raise CliError("no AWS region: pass --region or set AWS_REGION")
+            raise CliError("no AWS region: pass --region or set AWS_REGION (or AWS_DEFAULT_REGION)")
+        if session.get_credentials() is None:
+            raise CliError(NO_CREDENTIALS)
         return cls(session)
+
+    def where(self) -> str:
+        """`region eu-west-1, account 123456789012`, for messages about what was not found."""
+        try:
+            account = str(self.client("sts").get_caller_identity()["Account"])
+        except aws_errors():
+            account = "unknown"
+        return f"region {self.region}, account {account}"
 
     @property
     def region(self) -> str:

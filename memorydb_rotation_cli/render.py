@@ -137,7 +137,15 @@ def status(out: Output, doc: dict[str, Any]) -> None:
         )
     if doc["scheduled_drop"]:
         drop = doc["scheduled_drop"]
-        out.line(f"scheduled drop of the old password: {drop['name']} at {drop['expression']}")
+        due = drop.get("at") or drop["expression"]
+        out.line(
+            f"scheduled drop of the old password: {drop['name']}, due {due}, "
+            f"state {drop.get('state') or '-'}"
+        )
+    last = doc.get("last_step")
+    if last:
+        what = f"failed: {last['error']}: {last['reason']}" if last["failed"] else "succeeded"
+        out.line(f"the function's last step for AWSPENDING: {last['step']} {what} ({last['at']})")
     unknown(out, doc)
     verdict(out, doc)
 

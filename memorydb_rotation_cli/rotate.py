@@ -212,11 +212,28 @@ class Follower:
         return None
 
 
-def run(aws: Aws, secret_id: str, *, follow: bool, timeout: float, out: Output) -> dict[str, Any]:
+def run(
+    aws: Aws,
+    secret_id: str,
+    *,
+    follow: bool,
+    timeout: float,
+    out: Output,
+    resume: bool = False,
+) -> dict[str, Any]:
+    """RotateSecret; with `resume`, RotateSecret with ClientRequestToken = the standing
+    AWSPENDING version's id, which Secrets Manager takes as a retry of that rotation (the token
+    is the version's id: the steps run again on the same version, nothing new is staged)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     inspector = Inspector(aws)
     secret = inspector.secret(secret_id)
+    request: dict[str, Any] = {"SecretId": secret.arn}
+    if resume:
+        pending = secret.stale_candidate
+        if pending is None:
+            raise CliError("--resume: no AWSPENDING stands on another version than AWSCURRENT")
+        request["ClientRequestToken"] = pending.id
     doc: dict[str, Any] = {
         "command": "rotate",
         "secret": secret.arn,
@@ -229,7 +246,7 @@ def run(aws: Aws, secret_id: str, *, follow: bool, timeout: float, out: Output) 
         "events": [],
     }
     try:
-        token = aws.client("secretsmanager").rotate_secret(SecretId=secret.arn)["VersionId"]
+        token = aws.client("secretsmanager").rotate_secret(**request)["VersionId"]
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code"))
         if code in {"InvalidRequestException", "ResourceNotFoundException"}:
@@ -284,7 +301,10 @@ def _finish(doc: dict[str, Any], name: str) -> dict[str, Any]:
         code = 0
     elif result == "refused":
         message = f"RotateSecret refused: {doc['reason']}"
-        nxt = f"memorydb-rotation repair {name}"
+        nxt = (
+            f"memorydb-rotation rotate {name} --resume (retry that rotation with its own token), "
+            f"or memorydb-rotation repair {name} (abandon it)"
+        )
         code = 1
     elif result == "failed":
         message = f"{doc['failed_step']} failed: {doc['error']}: {doc['reason']}"

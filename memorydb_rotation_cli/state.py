@@ -28,6 +28,8 @@ from rotation.errors import AwsCallError, RotationError, SecretValueNotFoundErro
 from rotation.models import AWSCURRENT, AWSPENDING, AWSPREVIOUS, Credentials, MemoryDBUser, Topology
 
 STAGES = (AWSCURRENT, AWSPENDING, AWSPREVIOUS)
+# FilterLogEvents pages read for one token: a rotation logs a few lines per step and attempt.
+MAX_LOG_PAGES = 20
 
 Now = Callable[[], datetime]
 
@@ -140,8 +142,62 @@ class Inspection:
     topology: Topology | None = None
     topology_problem: str | None = None
     function: Function | None = None
+    function_problem: str | None = None
+    """Why the function's configuration (and so its OLD_PASSWORD_POLICY) is unknown."""
     scheduled_drop: dict[str, Any] | None = None
+    last_step: StepLine | None = None
+    """The function's last log line for the pending version's token (None: none found)."""
     unknown: list[Unknown] = field(default_factory=list)
+
+    @property
+    def policy(self) -> str | None:
+        """OLD_PASSWORD_POLICY as the function runs it; None when it could not be read."""
+        return self.function.policy if self.function is not None else None
+
+
+@dataclass(frozen=True)
+class StepLine:
+    """One step's end as the function logged it (JSON keys `step`, `message`, `error`,
+    `reason`, `outcome`); `outcome` is kept as text, its vocabulary is the function's."""
+
+    step: str
+    failed: bool
+    error: str | None
+    reason: str | None
+    outcome: str | None
+    at: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "failed": self.failed,
+            "error": self.error,
+            "reason": self.reason,
+            "outcome": self.outcome,
+            "at": iso(self.at),
+        }
+
+    @classmethod
+    def parse(cls, message: str, timestamp_ms: int | None, token: str) -> StepLine | None:
+        try:
+            line = json.loads(message)
+        except ValueError:
+            return None
+        if not isinstance(line, dict) or line.get("token") != token:
+            return None
+        text = line.get("message")
+        if text not in {"step failed", "step succeeded"}:
+            return None
+        at = datetime.fromtimestamp(timestamp_ms / 1000, UTC) if timestamp_ms else None
+        failed = text == "step failed"
+        return cls(
+            step=str(line.get("step", "?")),
+            failed=failed,
+            error=str(line.get("error")) if failed and line.get("error") else None,
+            reason=str(line.get("reason")) if line.get("reason") else None,
+            outcome=str(line.get("outcome")) if line.get("outcome") is not None else None,
+            at=at,
+        )
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -173,7 +229,7 @@ class Inspector:
             listed = sm.list_secret_version_ids(SecretId=secret_id, IncludeDeprecated=False)
         except ClientError as exc:
             if "ResourceNotFound" in str(exc.response.get("Error", {}).get("Code")):
-                raise CliError(f"there is no secret {secret_id}") from None
+                raise CliError(f"there is no secret {secret_id} in {self.aws.where()}") from None
             raise CliError(describe_failure(exc, "DescribeSecret")) from None
         except BotoCoreError as exc:
             raise CliError(describe_failure(exc, "DescribeSecret")) from None
@@ -289,10 +345,12 @@ class Inspector:
                 )
                 if secret_arn not in json.dumps(_input(schedule)):
                     continue
+                expression = schedule.get("ScheduleExpression")
                 return {
                     "name": schedule.get("Name"),
                     "group": schedule.get("GroupName"),
-                    "expression": schedule.get("ScheduleExpression"),
+                    "expression": expression,
+                    "at": iso(at_time(expression, schedule.get("ScheduleExpressionTimezone"))),
                     "state": schedule.get("State"),
                 }
         except aws_errors() as exc:
@@ -301,16 +359,121 @@ class Inspector:
             )
         return None
 
+    def last_step(self, log_group: str, token: str, unknown: list[Unknown]) -> StepLine | None:
+        """The function's latest step line for `token` in its log group (FilterLogEvents with
+        the token as a quoted term, every page; bounded by MAX_LOG_PAGES)."""
+        logs = self.aws.client("logs")
+        request: dict[str, Any] = {"logGroupName": log_group, "filterPattern": f'"{token}"'}
+        latest: StepLine | None = None
+        try:
+            for _ in range(MAX_LOG_PAGES):
+                page = logs.filter_log_events(**request)
+                for event in page.get("events", []):
+                    line = StepLine.parse(event.get("message", ""), event.get("timestamp"), token)
+                    if line is not None:
+                        latest = line
+                if not page.get("nextToken"):
+                    break
+                request["nextToken"] = page["nextToken"]
+        except aws_errors() as exc:
+            unknown.append(
+                Unknown("the function's last step", describe_failure(exc, "FilterLogEvents"))
+            )
+        return latest
+
     def inspect(self, secret_id: str, *, function: bool = True) -> Inspection:
         inspection = Inspection(self.secret(secret_id))
         self.user(inspection)
         arn = inspection.secret.function_arn
         if function and arn:
+            before = len(inspection.unknown)
             inspection.function = self.function(arn, inspection.unknown)
+            if inspection.function is None and len(inspection.unknown) > before:
+                inspection.function_problem = inspection.unknown[-1].why
             inspection.scheduled_drop = self.scheduled_drop(
                 arn, inspection.secret.arn, inspection.unknown
             )
+            pending = inspection.secret.stale_candidate
+            if pending is not None:
+                group = (
+                    inspection.function.log_group
+                    if inspection.function
+                    else f"/aws/lambda/{function_name(arn)}"
+                )
+                inspection.last_step = self.last_step(group, pending.id, inspection.unknown)
         return inspection
+
+
+@dataclass
+class OtherSecret:
+    """Another secret whose AWSCURRENT names the same user, with its labelled versions."""
+
+    arn: str
+    name: str
+    versions: list[Version]
+
+
+# Other secrets read to account for a user's passwords (one GetSecretValue each, and one per
+# labelled version of those that name the user).
+MAX_SECRETS_COMPARED = 200
+
+
+def other_secrets(inspector: Inspector, inspection: Inspection) -> list[OtherSecret]:
+    """Every other secret (up to MAX_SECRETS_COMPARED) whose AWSCURRENT names this user; a
+    failed read is noted as unknown, never taken as "no other secret"."""
+    current = inspection.secret.current
+    if current is None:
+        return []
+    sm = inspector.aws.client("secretsmanager")
+    found: list[OtherSecret] = []
+    try:
+        pages = sm.get_paginator("list_secrets").paginate()
+        listed = [s for page in pages for s in page.get("SecretList", [])]
+    except aws_errors() as exc:
+        inspection.unknown.append(
+            Unknown("other secrets of the user", describe_failure(exc, "ListSecrets"))
+        )
+        return found
+    for entry in listed[:MAX_SECRETS_COMPARED]:
+        arn = entry.get("ARN")
+        if not arn or arn == inspection.secret.arn:
+            continue
+        stages = entry.get("SecretVersionsToStages") or {}
+        versions = [Version(v, tuple(labels), None) for v, labels in stages.items() if labels]
+        holder = next((v for v in versions if AWSCURRENT in v.stages), None)
+        if holder is None:
+            continue
+        inspector._read_value(arn, holder)
+        if holder.credentials is None:
+            if holder.problem and "access denied" in holder.problem:
+                inspection.unknown.append(Unknown(f"secret {entry.get('Name')}", holder.problem))
+            continue
+        if holder.credentials.username != current.username:
+            continue
+        for version in versions:
+            if version is not holder:
+                inspector._read_value(arn, version)
+        found.append(OtherSecret(arn, str(entry.get("Name", arn)), versions))
+    return found
+
+
+def at_time(expression: str | None, timezone: str | None = None) -> datetime | None:
+    """`at(yyyy-mm-ddThh:mm:ss)` in UTC or the schedule's timezone; None for anything else."""
+    if not expression or not expression.startswith("at(") or not expression.endswith(")"):
+        return None
+    try:
+        moment = datetime.fromisoformat(expression[3:-1])
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            zone: Any = ZoneInfo(timezone) if timezone else UTC
+        except (ZoneInfoNotFoundError, ValueError):
+            return None
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(UTC)
 
 
 def _access(message: str) -> str:

@@ -9,13 +9,27 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from memorydb_rotation_cli.state import STAGES, Inspection, Inspector, iso, password_of
-from rotation.models import AWSCURRENT, AWSPENDING, Topology
+from memorydb_rotation_cli.state import (
+    STAGES,
+    Inspection,
+    Inspector,
+    StepLine,
+    at_time,
+    iso,
+    password_of,
+)
+from rotation.models import AWSCURRENT, AWSPENDING, MemoryDBUser, Topology
 from rotation.proof import Proof, prove
 
 # A rotation runs four steps of at most 900 s each: an AWSPENDING older than an hour is left
 # over from a failed rotation, not one still running.
 STALE_AFTER_SECONDS = 3600.0
+
+# AWS's own tools wait up to 10 minutes for a user to turn active (docs/domain.md).
+MODIFYING_AFTER_SECONDS = 600.0
+# EventBridge Scheduler fires within a minute of at() and retries for up to 24 h; a drop not done
+# a quarter of an hour after its time has failed at least once.
+OVERDUE_AFTER_SECONDS = 900.0
 
 OK, PROBLEM, ACCESS = 0, 1, 2
 
@@ -95,12 +109,14 @@ def pending_age(inspection: Inspection, now: datetime) -> float | None:
     return (now - pending.created).total_seconds()
 
 
-def judge(  # noqa: PLR0911 - one verdict per state, in order of precedence
+def judge(  # noqa: PLR0911, PLR0912 - one verdict per state, in order of precedence
     inspection: Inspection,
     probes: list[Probe],
     *,
     now: datetime,
     stale_after: float = STALE_AFTER_SECONDS,
+    modifying_after: float = MODIFYING_AFTER_SECONDS,
+    overdue_after: float = OVERDUE_AFTER_SECONDS,
 ) -> Verdict:
     secret, name = inspection.secret, inspection.secret.name
     current_version = secret.holder(AWSCURRENT)
@@ -126,23 +142,37 @@ def judge(  # noqa: PLR0911 - one verdict per state, in order of precedence
             PROBLEM,
         )
     age = pending_age(inspection, now)
+    last = inspection.last_step
+    if age is not None and last is not None and last.failed:
+        return _failed_rotation(inspection, last)
     if age is not None and age > stale_after:
         since = iso(secret.stale_candidate.created) if secret.stale_candidate else None
         return Verdict(
             "stale-pending",
-            f"AWSPENDING has stood on another version than AWSCURRENT since {since}: a failed "
-            "rotation; RotateSecret answers 'A previous rotation isn't complete'",
-            f"memorydb-rotation repair {name}",
+            f"AWSPENDING has stood on another version than AWSCURRENT since {since} and the "
+            "function logged no failure for it: a rotation that ended without finishing; "
+            "RotateSecret answers 'A previous rotation isn't complete'",
+            f"memorydb-rotation rotate {name} --resume (retry it), or "
+            f"memorydb-rotation repair {name} (abandon it)",
             PROBLEM,
         )
     current_probe = next((p for p in probes if p.stage == AWSCURRENT), None)
-    if current_probe is not None and not current_probe.proof.everywhere:
+    if current_probe is not None and current_probe.proof.rejected:
         return Verdict(
             "current-rejected",
-            "the AWSCURRENT password does not authenticate on every node: "
-            + _proof_problems(current_probe.proof),
+            "the AWSCURRENT password is refused by "
+            f"{len(current_probe.proof.rejected)} node(s): " + _proof_problems(current_probe.proof),
             f"memorydb-rotation repair {name}",
             PROBLEM,
+        )
+    if current_probe is not None and not current_probe.proof.everywhere:
+        return Verdict(
+            "nodes-unreachable",
+            "the AWSCURRENT password could not be tried on every node (none refused it): "
+            + _proof_problems(current_probe.proof),
+            "check the network path from here to the nodes (VPN, security groups, "
+            "--ca-bundle, --connect-timeout); the passwords are not the problem: change nothing",
+            ACCESS,
         )
     if age is not None:
         return Verdict(
@@ -167,14 +197,9 @@ def judge(  # noqa: PLR0911 - one verdict per state, in order of precedence
         )
     user = inspection.user
     if user.status != "active":
-        return Verdict(
-            "user-changing",
-            f"the user is '{user.status}': a change is still reaching its clusters",
-            f"memorydb-rotation status {name}",
-            OK,
-        )
+        return _modifying(inspection, user, now, modifying_after)
     if user.password_count == 2:
-        return _two_passwords(inspection, now)
+        return _two_passwords(inspection, now, overdue_after)
     return Verdict(
         "healthy",
         f"one password, AWSCURRENT in place, user active on {_where(inspection.topology)}",
@@ -183,40 +208,116 @@ def judge(  # noqa: PLR0911 - one verdict per state, in order of precedence
     )
 
 
-def _two_passwords(inspection: Inspection, now: datetime) -> Verdict:
+def _failed_rotation(inspection: Inspection, last: StepLine) -> Verdict:
+    from memorydb_rotation_cli.rotate import permanent
+
     name = inspection.secret.name
-    if inspection.scheduled_drop is not None:
+    kind = (
+        "a refusal: it repeats until its cause is fixed"
+        if permanent(last.error or "")
+        else ("transient: a retry with the same token may finish it")
+    )
+    return Verdict(
+        "rotation-failed",
+        f"the last rotation failed at {last.step}: {last.error}: {last.reason} "
+        f"(logged {iso(last.at)}; {kind})",
+        f"fix the cause, then memorydb-rotation rotate {name} --resume; or "
+        f"memorydb-rotation repair {name} to abandon it",
+        PROBLEM,
+    )
+
+
+def _modifying(
+    inspection: Inspection, user: MemoryDBUser, now: datetime, modifying_after: float
+) -> Verdict:
+    """MemoryDB gives no time for a user's change: the newest write this secret's rotation
+    made (a version's creation, LastRotatedDate) bounds it from above."""
+    name = inspection.secret.name
+    moments = [v.created for v in inspection.secret.versions if v.created is not None]
+    if inspection.secret.last_rotated is not None:
+        moments.append(inspection.secret.last_rotated)
+    since = max(moments) if moments else None
+    age = (now - since).total_seconds() if since is not None else None
+    if age is not None and age > modifying_after:
+        return Verdict(
+            "user-stuck-modifying",
+            f"the user has been '{user.status}' for up to {age:.0f} s (since the last write at "
+            f"{iso(since)}; threshold {modifying_after:.0f} s)",
+            "aws memorydb describe-acls and describe-clusters --show-shard-details (Status, "
+            "PendingUpdates) for the user's clusters; if a cluster stays 'modifying', open a "
+            "case with AWS Support; do not update the user meanwhile",
+            PROBLEM,
+        )
+    told = f"for up to {age:.0f} s" if age is not None else "(age unknown)"
+    return Verdict(
+        "user-modifying",
+        f"the user is '{user.status}' {told}: a change is still reaching its clusters "
+        f"(threshold {modifying_after:.0f} s)",
+        f"memorydb-rotation status {name}",
+        OK,
+    )
+
+
+def _two_passwords(  # noqa: PLR0911 - one verdict per state
+    inspection: Inspection, now: datetime, overdue_after: float
+) -> Verdict:
+    name = inspection.secret.name
+    drop = inspection.scheduled_drop
+    if drop is not None:
+        at = at_time(drop.get("expression"))
+        state = str(drop.get("state") or "ENABLED")
+        if state != "ENABLED":
+            return Verdict(
+                "drop-schedule-disabled",
+                f"the old password's drop is scheduled ({drop.get('expression')}) but the "
+                f"schedule is {state}: it will never fire",
+                f"memorydb-rotation repair {name}",
+                PROBLEM,
+            )
+        if at is not None and (now - at).total_seconds() > overdue_after:
+            return Verdict(
+                "drop-overdue",
+                f"the old password's drop was due {iso(at)} and the user still holds two "
+                f"passwords ({(now - at).total_seconds():.0f} s late)",
+                f"memorydb-rotation history {name} (the drop's outcome), then "
+                f"memorydb-rotation repair {name}",
+                PROBLEM,
+            )
         return Verdict(
             "drop-scheduled",
-            "the old password is kept for its grace period; its drop is scheduled "
-            f"({inspection.scheduled_drop.get('expression')})",
+            "the old password is kept for its grace period; its drop is scheduled for "
+            f"{iso(at) if at else drop.get('expression')}",
             f"memorydb-rotation status {name}",
             OK,
         )
     function = inspection.function
-    if function is not None and function.policy == "keep":
+    if function is None:
+        why = inspection.function_problem or "the secret names no rotation function"
+        return Verdict(
+            "cannot-check",
+            "the user holds two passwords and OLD_PASSWORD_POLICY decides whether that is right, "
+            f"but the function's configuration cannot be read: {why}",
+            "grant lambda:GetFunctionConfiguration on the function, or check that it exists",
+            ACCESS,
+        )
+    if function.policy == "keep":
         return Verdict(
             "healthy",
             "two passwords, as OLD_PASSWORD_POLICY=keep leaves them",
             None,
             OK,
         )
-    if (
-        function is not None
-        and function.policy == "drop-after"
-        and not _grace_over(inspection, now)
-    ):
+    if function.policy == "drop-after" and not _grace_over(inspection, now):
         return Verdict(
             "healthy",
             "two passwords within the grace period of OLD_PASSWORD_POLICY=drop-after",
             None,
             OK,
         )
-    policy = function.policy if function else "unknown (the function could not be read)"
     return Verdict(
         "drop-unfinished",
-        f"the user still holds two passwords after the rotation (policy {policy}): the old "
-        "password was never dropped",
+        f"the user still holds two passwords after the rotation (policy {function.policy}): "
+        "the old password was never dropped",
         f"memorydb-rotation repair {name}",
         PROBLEM,
     )
@@ -290,6 +391,7 @@ def document(
         ],
         "probe": None if probes is None else [p.to_json() for p in probes],
         "scheduled_drop": inspection.scheduled_drop,
+        "last_step": None if inspection.last_step is None else inspection.last_step.to_json(),
         "function": None
         if inspection.function is None
         else {
@@ -321,9 +423,16 @@ def run(
     probe_with: Any | None = None,
     timeout: float = 10.0,
     stale_after: float = STALE_AFTER_SECONDS,
+    modifying_after: float = MODIFYING_AFTER_SECONDS,
     read_function: bool = True,
 ) -> dict[str, Any]:
     inspection = inspector.inspect(secret_id, function=read_function)
     probes = probe(inspection, probe_with, timeout=timeout) if probe_with is not None else None
-    verdict = judge(inspection, probes or [], now=inspector.now(), stale_after=stale_after)
+    verdict = judge(
+        inspection,
+        probes or [],
+        now=inspector.now(),
+        stale_after=stale_after,
+        modifying_after=modifying_after,
+    )
     return document(inspection, probes, verdict)

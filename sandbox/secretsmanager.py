@@ -5,8 +5,14 @@
 - update_secret_version_stage: a label attached to another version must be named in
   RemoveFromVersionId; moving AWSCURRENT also moves the default version moto serves and
   AWSPREVIOUS; no label is attached twice.
+- put_secret_value with a label another version holds moves it: AWSCURRENT leaves its old version
+  (which becomes AWSPREVIOUS, keeping its other labels) instead of staying there too; moto finds
+  "the old AWSCURRENT" by its default version id, which a rotation's label moves do not keep.
+- list_secret_version_ids reports each version's CreatedDate as it was created; moto reports
+  "now" for every version, so the age of a pending version never grows.
 - stage_pending: what RotateSecret does before it calls createSecret (an empty AWSPENDING version),
-  including its refusal while an earlier rotation's AWSPENDING is still on another version.
+  including its refusal while an earlier rotation's AWSPENDING is still on another version. The
+  same token again resumes that rotation (RotateSecret with ClientRequestToken = its version id).
 
 It also owns every direct read and edit of moto's backend (the service's own acts around a
 rotation, hand edits no API call can make, and `view`), so nothing outside this module reaches
@@ -78,6 +84,7 @@ class StrictSecretsManager:
                 "update_secret_version_stage",
                 "get_secret_value",
                 "describe_secret",
+                "list_secret_version_ids",
             )
         }
         strict = self
@@ -94,7 +101,8 @@ class StrictSecretsManager:
                 strict.calls.append("PutSecretValue")
                 secret = _secret(backend, secret_id)
                 existing = secret.versions.get(client_request_token) if secret else None
-                if existing is not None and _has_value(existing):
+                repeated = existing is not None and _has_value(existing)
+                if repeated and existing is not None:
                     same = (
                         existing.get("secret_string") == secret_string
                         and existing.get("secret_binary") == secret_binary
@@ -105,7 +113,9 @@ class StrictSecretsManager:
                             "that value is already in use for a version of secret "
                             f"{secret.arn if secret else secret_id}."
                         )
-                return originals["put_secret_value"](
+                before = _labels(secret)
+                stages = list(version_stages or [])
+                result = originals["put_secret_value"](
                     backend,
                     secret_id,
                     secret_string,
@@ -113,6 +123,13 @@ class StrictSecretsManager:
                     client_request_token,
                     version_stages,
                 )
+                secret = _secret(backend, secret_id)
+                if secret is not None and existing is not None and "createdate" in existing:
+                    # A version is created once (RotateSecret stages it); its value comes later.
+                    secret.versions[client_request_token]["createdate"] = existing["createdate"]
+                if secret is not None and before and stages and not repeated:
+                    _move_labels(secret, client_request_token, stages, before)
+                return result
 
         def get_secret_value(
             backend: SecretsManagerBackend, secret_id: str, version_id: str, version_stage: str
@@ -120,6 +137,16 @@ class StrictSecretsManager:
             with strict._lock:
                 strict.calls.append("GetSecretValue")
                 return originals["get_secret_value"](backend, secret_id, version_id, version_stage)
+
+        def list_secret_version_ids(backend: SecretsManagerBackend, secret_id: str) -> str:
+            with strict._lock:
+                listed = json.loads(originals["list_secret_version_ids"](backend, secret_id))
+                secret = _secret(backend, secret_id)
+                if secret is not None:
+                    for entry in listed.get("Versions", []):
+                        version = secret.versions.get(entry["VersionId"], {})
+                        entry["CreatedDate"] = version.get("createdate", entry["CreatedDate"])
+                return json.dumps(listed)
 
         def describe_secret(backend: SecretsManagerBackend, secret_id: str) -> Any:
             with strict._lock:
@@ -189,6 +216,7 @@ class StrictSecretsManager:
             "update_secret_version_stage": update_secret_version_stage,
             "get_secret_value": get_secret_value,
             "describe_secret": describe_secret,
+            "list_secret_version_ids": list_secret_version_ids,
         }
         for name, function in replacements.items():
             setattr(SecretsManagerBackend, name, function)
@@ -316,6 +344,40 @@ def _require(backend: SecretsManagerBackend, secret_id: str) -> FakeSecret:
     if secret is None:
         raise SecretNotFoundException()
     return secret
+
+
+def _labels(secret: FakeSecret | None) -> dict[str, list[str]]:
+    if secret is None:
+        return {}
+    return {v: list(d["version_stages"]) for v, d in secret.versions.items()}
+
+
+def _move_labels(
+    secret: FakeSecret, version_id: str, stages: list[str], before: dict[str, list[str]]
+) -> None:
+    """After PutSecretValue, the labels are what Secrets Manager leaves, computed from the labels
+    before the call: each label it attached is on `version_id` alone; the version AWSCURRENT left
+    keeps its other labels and gains AWSPREVIOUS (moto's reset_default_version instead replaces
+    the labels of its default version, which label moves do not keep, with AWSPREVIOUS alone)."""
+    after = {v: list(labels) for v, labels in before.items()}
+    after.setdefault(version_id, [])
+    old_current = next((v for v, labels in before.items() if AWSCURRENT in labels), None)
+    for stage in stages:
+        for other_id, labels in after.items():
+            if other_id != version_id and stage in labels:
+                labels.remove(stage)
+        if stage not in after[version_id]:
+            after[version_id].append(stage)
+    if AWSCURRENT in stages and old_current is not None and old_current != version_id:
+        for labels in after.values():
+            if AWSPREVIOUS in labels:
+                labels.remove(AWSPREVIOUS)
+        after[old_current].append(AWSPREVIOUS)
+    if AWSCURRENT in after[version_id]:
+        secret.default_version_id = version_id
+    for other_id, labels in after.items():
+        if other_id in secret.versions:
+            secret.versions[other_id]["version_stages"] = labels
 
 
 def _has_value(version: dict[str, Any]) -> bool:

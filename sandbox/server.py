@@ -378,7 +378,9 @@ def main(argv: list[str]) -> int:
             started.update(secret=secret_arn, function=function_arn)
         print(json.dumps(started), flush=True)
         print(
+            # boto3 and the AWS CLI read AWS_DEFAULT_REGION; AWS_REGION is what Lambda sets.
             f"export AWS_ENDPOINT_URL={served.endpoint} AWS_REGION={REGION} "
+            f"AWS_DEFAULT_REGION={REGION} "
             "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
             f"MEMORYDB_ROTATION_CA_BUNDLE={served.ca_bundle}",
             file=sys.stderr,

@@ -71,8 +71,8 @@ class Cli:
     served: ServedSandbox
     outputs: list[str] = field(default_factory=list)
 
-    def __call__(self, *args: str) -> Result:
-        result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    def __call__(self, *args: str, env: dict[str, str | None] | None = None) -> Result:
+        result = CliRunner().invoke(app, list(args), catch_exceptions=False, env=env)
         out = Result(result.exit_code, result.stdout, result.stderr)
         self.outputs += [out.stdout, out.stderr]
         return out

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from memorydb_rotation_cli.aws import fingerprint
 from sandbox.sandbox import new_password
 from sandbox.server import ServedSandbox
 from tests.cli.conftest import Cli, Seeded, seed
@@ -82,10 +83,10 @@ def test_failed_step_exits_1_with_the_step_and_reason_from_the_log(
     assert doc["error"] == "CurrentPasswordRejectedError"
     assert "AWSCURRENT password does not authenticate" in doc["reason"]
 
-    # The failed rotation's AWSPENDING is stale once old enough; AWSCURRENT works nowhere, so
-    # repair explains instead of acting, and changes nothing.
+    # The function's log says the rotation failed; AWSCURRENT works nowhere, so repair explains
+    # instead of acting, and changes nothing.
     code, status = cli.json("status", seeded.arn, "--stale-after", "0")
-    assert (code, status["verdict"]["code"]) == (1, "stale-pending")
+    assert (code, status["verdict"]["code"]) == (1, "rotation-failed")
     code, repair = cli.json(
         "repair", seeded.arn, "--apply", "--stale-after", "0", "--ca-bundle", str(served.ca_bundle)
     )
@@ -102,19 +103,17 @@ def test_stale_pending_is_removed_only_with_apply(cli: Cli, served: ServedSandbo
     pending = served.sandbox.view(seeded.arn).version_with("AWSPENDING")
     assert pending is not None
 
-    # Young, it may be a rotation still running; past --stale-after it is a failed one.
+    # Young, but the function logged the refusal: a failed rotation, not one still running.
     code, status = cli.json("status", seeded.arn)
-    assert (code, status["verdict"]["code"]) == (0, "rotation-in-progress")
-    code, status = cli.json("status", seeded.arn, "--stale-after", "0")
-    assert (code, status["verdict"]["code"]) == (1, "stale-pending")
+    assert (code, status["verdict"]["code"]) == (1, "rotation-failed")
     assert status["pending"]["version"] == pending
-    assert status["verdict"]["next"] == f"memorydb-rotation repair {status['secret']['name']}"
+    assert f"memorydb-rotation repair {status['secret']['name']}" in status["verdict"]["next"]
 
     # RotateSecret itself refuses while it stands.
     code, refused = cli.json("rotate", seeded.arn)
     assert (code, refused["result"]) == (1, "refused")
     assert "previous rotation isn't complete" in refused["reason"]
-    assert refused["verdict"]["next"].startswith("memorydb-rotation repair")
+    assert "--resume" in refused["verdict"]["next"]
 
     ca = ("--ca-bundle", str(served.ca_bundle), "--stale-after", "0")
     code, plan = cli.json("repair", seeded.arn, *ca)
@@ -129,14 +128,31 @@ def test_stale_pending_is_removed_only_with_apply(cli: Cli, served: ServedSandbo
     assert (code, status["verdict"]["code"]) == (0, "healthy")
 
 
-def test_unfinished_drop_is_completed(cli: Cli, served: ServedSandbox, seeded: Seeded) -> None:
+def test_unfinished_drop_of_an_unknown_password_needs_its_fingerprint(
+    cli: Cli, served: ServedSandbox, seeded: Seeded
+) -> None:
     old = new_password()
     _set_passwords(served, seeded.user, [seeded.password, old])
     code, status = _probe(cli, served, seeded.arn)
     assert (code, status["verdict"]["code"]) == (1, "drop-unfinished")
     assert status["user"]["password_count"] == 2
 
-    code, done = cli.json("repair", seeded.arn, "--apply", "--ca-bundle", str(served.ca_bundle))
+    # No labelled version of any secret holds `old`: repair says so and removes nothing.
+    ca = ("--ca-bundle", str(served.ca_bundle))
+    code, refused = cli.json("repair", seeded.arn, "--apply", *ca)
+    assert (code, refused["verdict"]["code"]) == (1, "refused")
+    assert "unknown here" in refused["verdict"]["message"]
+    served.sandbox.settle()
+    assert all(served.sandbox.accepts_everywhere(seeded.user, old).values())
+
+    # Naming AWSCURRENT's fingerprint as the unknown one is refused too.
+    current_fp = status["probe"][0]["fingerprint"]
+    code, refused = cli.json("repair", seeded.arn, "--apply", "--remove-unknown", current_fp, *ca)
+    assert (code, refused["verdict"]["code"]) == (1, "refused")
+
+    code, done = cli.json(
+        "repair", seeded.arn, "--apply", "--remove-unknown", fingerprint(old), *ca
+    )
     assert (code, done["verdict"]["code"]) == (0, "repaired")
     served.sandbox.settle()
     assert not any(served.sandbox.accepts_everywhere(seeded.user, old).values())
@@ -260,7 +276,7 @@ def test_access_and_usage_errors_exit_2(cli: Cli) -> None:
     assert result.exit_code == 2
     assert result.doc == {
         "command": "status",
-        "error": "there is no secret no-such-secret",
+        "error": "there is no secret no-such-secret in region us-east-1, account 123456789012",
         "exit_code": 2,
     }
     assert cli("status").exit_code == 2
@@ -328,3 +344,30 @@ def test_a_scheduled_drop_is_reported_and_not_repaired(
     assert status["scheduled_drop"]["expression"] == "at(2030-01-01T00:00:00)"
     code, plan = cli.json("repair", seeded.arn, "--ca-bundle", str(served.ca_bundle))
     assert (code, plan["verdict"]["code"]) == (0, "nothing-to-repair")
+
+
+def test_a_failed_rotation_whose_pending_password_works_is_resumed(
+    cli: Cli, served: ServedSandbox, seeded: Seeded
+) -> None:
+    # createSecret wrote the pending version and setSecret gave it to the user; then the
+    # rotation failed. The pending password already works on every node.
+    pending_password = new_password()
+    token = "22222222-3333-4444-8555-666677778888"
+    served.sandbox.stage_pending(seeded.arn, token)
+    served.sandbox.put_version(
+        seeded.arn,
+        token,
+        json.dumps(served.sandbox.secret_document(seeded.user, pending_password)),
+        ["AWSPENDING"],
+    )
+    _set_passwords(served, seeded.user, [pending_password, seeded.password])
+
+    code, refused = cli.json("rotate", seeded.arn)
+    assert (code, refused["result"]) == (1, "refused")
+    assert "--resume" in refused["verdict"]["next"]
+
+    code, doc = cli.json("rotate", seeded.arn, "--resume", "--follow", "--timeout", "120")
+    assert (code, doc["result"], doc["token"]) == (0, "succeeded", token)
+    served.sandbox.settle()
+    assert served.sandbox.view(seeded.arn).version_with("AWSCURRENT") == token
+    assert all(served.sandbox.accepts_everywhere(seeded.user, pending_password).values())
