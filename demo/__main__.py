@@ -66,9 +66,10 @@ def main(argv: list[str]) -> int:
                 CONNECT_TIMEOUT_SECONDS=None,
             )
         first = sandbox.create_user(USER)
-        # A second cluster in the same ACL, 2 shards x 2 nodes: MemoryDB says the user lives on
-        # both, so the function proves every password on all five nodes.
-        sandbox.create_cluster("orders", shards=2, replicas_per_shard=1)
+        # A second cluster in the same ACL, 3 shards x 2 nodes (a real Redis Cluster): MemoryDB
+        # says the user lives on both, so the function proves every password on all seven
+        # nodes, primaries and replicas.
+        sandbox.create_cluster("orders", shards=3, replicas_per_shard=1)
         arn = sandbox.create_secret(USER, first)
         print(
             "sandbox: moto for Secrets Manager + MemoryDB (made strict), every node a real "
@@ -78,8 +79,14 @@ def main(argv: list[str]) -> int:
         print(f"secret:  {arn}")
         print(f"user:    {USER}, PasswordCount {sandbox.password_count(USER)}")
         for name in ("sandbox-cluster", "orders"):
-            nodes = ", ".join(f"{n.name} ({n.host}:{n.port})" for n in sandbox.cluster(name).nodes)
-            print(f"cluster: {name}: {nodes}")
+            cluster = sandbox.cluster(name)
+            print(f"cluster: {name}: {cluster.describe()}")
+            for shard, (low, high) in zip(cluster.shards, cluster.slots, strict=True):
+                nodes = ", ".join(
+                    f"{n.name} {'primary' if i == 0 else 'replica'} ({n.host}:{n.port})"
+                    for i, n in enumerate(shard)
+                )
+                print(f"           slots {low}-{high}: {nodes}")
         print(
             "         (sha256:xxxxxxxx below is a password FINGERPRINT, the first 8 hex digits "
             "of its SHA-256; no password is ever printed)"

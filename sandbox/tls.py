@@ -1,10 +1,10 @@
 """Throw-away certificate authorities and server certificates for TLS tests, made with trustme.
 
 MemoryDB's certificates name host names, never addresses, and clients verify the name: so the
-sandbox's nodes listen on 127.0.0.1, are reached as `localhost`, and present a certificate for
-`localhost` only (no IP address in it). `other_name_tls_files` and `independent_tls_files` make the
-two certificates the negative tests need: a right CA with the wrong name, and the right name from a
-CA the function must not trust.
+sandbox's nodes listen on 127.0.0.1, are reached as `LOCALHOST` (NODE_HOST), and present a
+certificate for `localhost` only (no IP address in it). `other_name_tls_files` and
+`independent_tls_files` make the two certificates the negative tests need: a right CA with the
+wrong name, and the right name from a CA the function must not trust.
 """
 
 from __future__ import annotations
@@ -16,6 +16,12 @@ import trustme
 
 SERVER_NAME = "localhost"
 OTHER_NAME = "not-this-node.example"
+NODE_HOST = "LOCALHOST"
+"""How the sandbox's cluster nodes are named: the certificate's name in another case. Host names
+match case-insensitively (in /etc/hosts and in TLS verification), but redis-py's `ClusterNode`
+turns the exact string `localhost` into 127.0.0.1 before it connects (redis/cluster.py), and a
+certificate naming `localhost` does not verify for an address. A real MemoryDB endpoint is never
+`localhost`; the spelling only keeps the sandbox verifying by name for every client."""
 
 
 @dataclass(frozen=True)

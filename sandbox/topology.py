@@ -22,13 +22,16 @@ import itertools
 import json
 import os
 import re
+import secrets
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -43,13 +46,20 @@ from moto.memorydb.models import MemoryDBBackend, MemoryDBCluster
 from moto.memorydb.responses import MemoryDBResponse
 
 from sandbox.memorydb import InvalidParameterCombinationException
-from sandbox.redis_server import RedisServer
-from sandbox.tls import TlsFiles
+from sandbox.redis_server import (
+    SLOTS,
+    RedisServer,
+    form_cluster,
+    rejoin,
+    serving,
+    slot_ranges,
+    wait_serving,
+)
+from sandbox.tls import NODE_HOST, TlsFiles
 
 ENGINES = {"redis": "redis-server", "valkey": "valkey-server"}
 ENGINE_ENV = "SANDBOX_ENGINE"
 OPEN_ACCESS = "open-access"
-SLOTS = 16384
 _ACL_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9\-]*")
 # The `default` user as MemoryDB creates it: no password, everything allowed, in `open-access`.
 _DEFAULT_ACCESS = "on ~* &* +@all"
@@ -112,13 +122,20 @@ class NodeHandle:
     """One node: a server process on 127.0.0.1, reached by name (`host`), with its own port."""
 
     def __init__(
-        self, name: str, cluster: str, shard: str, server: RedisServer, lock: threading.RLock
+        self,
+        name: str,
+        cluster: str,
+        shard: str,
+        server: RedisServer,
+        lock: threading.RLock,
+        rejoin: Callable[[RedisServer], None] | None = None,
     ) -> None:
         self.name = name
         self.cluster = cluster
         self.shard = shard
         self.server = server
         self._lock = lock
+        self._rejoin = rejoin
         self._desired: dict[str, UserSetting] = {}
         """Every user this node should hold: replayed when a stopped node starts again."""
         self.advertised: tuple[str, int] | None = None
@@ -154,6 +171,8 @@ class NodeHandle:
         with self._lock:
             if not self.server.running:
                 self.server.start()
+                if self._rejoin is not None:
+                    self._rejoin(self.server)
             for user, setting in self._desired.items():
                 self._write(user, setting)
 
@@ -194,10 +213,54 @@ class ClusterHandle:
     tls: bool
     shards: list[list[NodeHandle]]
     """Per shard, the primary first, then its replicas."""
+    engine: str = "redis"
+    state: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
+    """Where the nodes keep nodes.conf across a stop and start."""
+    _serving: bool = field(default=False, repr=False)
 
     @property
     def nodes(self) -> list[NodeHandle]:
         return [node for shard in self.shards for node in shard]
+
+    @property
+    def replicas_per_shard(self) -> int:
+        return len(self.shards[0]) - 1
+
+    @property
+    def slots(self) -> list[tuple[int, int]]:
+        """Each shard's slot range, as its primary owns it."""
+        return slot_ranges(len(self.shards))
+
+    def describe(self) -> str:
+        """What the cluster is, in words (for the demo and logs)."""
+        replicas = self.replicas_per_shard
+        return (
+            f"{len(self.shards)} shard{'s' * (len(self.shards) != 1)} x "
+            f"{replicas + 1} node{'s' * (replicas != 0)} (primary + {replicas} "
+            f"replica{'s' * (replicas != 1)}), {ENGINES[self.engine]} in cluster mode, "
+            f"{'TLS' if self.tls else 'plaintext'}, {SLOTS} slots"
+        )
+
+    @property
+    def serving(self) -> bool:
+        """Every running node serves keys (`cluster_state:ok`); remembered once true."""
+        if not self._serving:
+            self._serving = all(serving(node.server) for node in self.nodes if node.running)
+        return self._serving
+
+    def wait_serving(self) -> ClusterHandle:
+        """Until key commands work on every node. The nodes answer AUTH from creation on; a
+        fresh primary refuses keys (CLUSTERDOWN) for its first 2 s."""
+        wait_serving([node.server for node in self.nodes if node.running])
+        self._serving = True
+        return self
+
+    def _servers(self) -> list[list[RedisServer]]:
+        return [[node.server for node in shard] for shard in self.shards]
+
+    def rejoin(self, server: RedisServer) -> None:
+        rejoin(self._servers(), server)
+        self._serving = False
 
     @property
     def endpoint(self) -> tuple[str, int]:
@@ -443,30 +506,43 @@ class Topology:
             ]
             for s in range(shards)
         ]
+        state = tempfile.TemporaryDirectory(prefix=f"sandbox-cluster-{name}-")
+        # One admin password per cluster: a replica authenticates to its primary as the admin.
+        admin_password = secrets.token_urlsafe(24)
         servers = {
-            node: RedisServer(tls=self.tls if tls else None, binary=ENGINES[self.engine])
+            node: RedisServer(
+                tls=self.tls if tls else None,
+                binary=ENGINES[self.engine],
+                cluster_state=Path(state.name),
+                admin_password=admin_password,
+                host=NODE_HOST if tls else None,
+            )
             for shard in layout
             for node, _ in shard
         }
         try:
             with ThreadPoolExecutor(max_workers=min(8, len(servers))) as pool:
                 list(pool.map(RedisServer.start, servers.values()))
+            form_cluster([[servers[node] for node, _ in shard] for shard in layout])
         except BaseException:
-            for server in servers.values():
-                server.stop()
+            _stop_all(list(servers.values()))
+            state.cleanup()
             raise
         handle = ClusterHandle(
             name=name,
             acl=acl,
             tls=tls,
-            shards=[
-                [
-                    NodeHandle(node, name, shard_name, servers[node], self._lock)
-                    for node, shard_name in shard
-                ]
-                for shard in layout
-            ],
+            shards=[],
+            engine=self.engine,
+            state=state,
         )
+        handle.shards = [
+            [
+                NodeHandle(node, name, shard_name, servers[node], self._lock, handle.rejoin)
+                for node, shard_name in shard
+            ]
+            for shard in layout
+        ]
         with self._lock:
             self.clusters[name] = handle
             for user in self.acls[acl]:
@@ -484,6 +560,8 @@ class Topology:
             self._queue = [d for d in self._queue if d.node.cluster != name]
             heapq.heapify(self._queue)
         _stop_all([node.server for node in handle.nodes])
+        if handle.state is not None:
+            handle.state.cleanup()
 
     def change_acl(self, name: str, acl: str) -> None:
         """UpdateCluster(ACLName=...): the nodes hold exactly the new ACL's users."""
@@ -515,16 +593,17 @@ class Topology:
                 "Engine": self.engine,
                 "NumberOfShards": len(handle.shards),
                 "AvailabilityMode": "MultiAZ" if replicas else "SingleAZ",
+                # MemoryDB says `creating` until the cluster serves; here that is until every
+                # primary has passed its first 2 s (ClusterHandle.serving).
+                "Status": "available" if handle.serving else "creating",
             }
         )
         if shards:
-            per_shard = SLOTS // len(handle.shards)
             description["Shards"] = [
                 {
                     "Name": shard[0].shard,
                     "Status": "available",
-                    "Slots": f"{i * per_shard}-"
-                    f"{SLOTS - 1 if i == len(handle.shards) - 1 else (i + 1) * per_shard - 1}",
+                    "Slots": f"{first}-{last}",
                     "Nodes": [
                         {
                             "Name": node.name,
@@ -540,7 +619,7 @@ class Topology:
                     ],
                     "NumberOfNodes": len(shard),
                 }
-                for i, shard in enumerate(handle.shards)
+                for shard, (first, last) in zip(handle.shards, handle.slots, strict=True)
             ]
         return description
 
@@ -605,9 +684,12 @@ class Topology:
             self._courier.join(timeout=5)
             self._courier = None
         with self._lock:
-            servers = [node.server for c in self.clusters.values() for node in c.nodes]
+            clusters = list(self.clusters.values())
             self.clusters.clear()
-        _stop_all(servers)
+        _stop_all([node.server for c in clusters for node in c.nodes])
+        for cluster in clusters:
+            if cluster.state is not None:
+                cluster.state.cleanup()
 
     # -- the patched moto -----------------------------------------------------------------------
 

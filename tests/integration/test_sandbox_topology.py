@@ -4,6 +4,7 @@ nodes behind every endpoint it reports (sandbox/topology.py, docs/sandbox.md).""
 from __future__ import annotations
 
 import datetime
+import itertools
 import os
 import socket
 import ssl
@@ -16,9 +17,9 @@ import redis
 from botocore.exceptions import ClientError
 
 from sandbox import Sandbox
-from sandbox.redis_server import RedisServer
+from sandbox.redis_server import RedisServer, shards_of
 from sandbox.sandbox import DEFAULT_ACL, DEFAULT_CLUSTER, new_password
-from sandbox.tls import TlsFiles
+from sandbox.tls import NODE_HOST, TlsFiles
 from tests.reliability.campaign.proxy import TcpFaultProxy
 
 pytestmark = pytest.mark.integration
@@ -117,13 +118,13 @@ def test_default_sandbox_is_one_tls_node_in_one_acl(box: Sandbox, engine: str) -
     assert cluster["TLSEnabled"] is True
     assert cluster["Engine"] == engine
     (node,) = box.cluster().nodes
-    assert cluster["ClusterEndpoint"] == {"Address": "localhost", "Port": node.port}
-    assert box.cluster().endpoint == ("localhost", node.port)
+    assert cluster["ClusterEndpoint"] == {"Address": NODE_HOST, "Port": node.port}
+    assert box.cluster().endpoint == (NODE_HOST, node.port)
     assert box.redis is node.server
     assert box.authenticates("app-user", password)
 
     document = box.secret_document("app-user", password)
-    assert (document["host"], document["port"], document["ssl"]) == ("localhost", node.port, True)
+    assert (document["host"], document["port"], document["ssl"]) == (NODE_HOST, node.port, True)
     assert box.tls_files is not None
     assert os.environ["CA_BUNDLE_PATH"] == str(box.tls_files.ca_cert)
     user = box.memorydb_client.describe_users(UserName="app-user")["Users"][0]
@@ -251,7 +252,7 @@ def test_describe_clusters_reports_real_nodes(box: Sandbox, engine: str) -> None
     (cluster,) = client.describe_clusters(ClusterName="two-by-two", ShowShardDetails=True)[
         "Clusters"
     ]
-    assert cluster["ClusterEndpoint"] == {"Address": "localhost", "Port": handle.endpoint[1]}
+    assert cluster["ClusterEndpoint"] == {"Address": NODE_HOST, "Port": handle.endpoint[1]}
     assert (cluster["TLSEnabled"], cluster["ACLName"], cluster["Engine"]) == (
         True,
         DEFAULT_ACL,
@@ -267,7 +268,7 @@ def test_describe_clusters_reports_real_nodes(box: Sandbox, engine: str) -> None
         "two-by-two-0002-001",
         "two-by-two-0002-002",
     ]
-    assert {n["Endpoint"]["Address"] for n in nodes} == {"localhost"}
+    assert {n["Endpoint"]["Address"] for n in nodes} == {NODE_HOST}
     ports = [n["Endpoint"]["Port"] for n in nodes]
     assert len(set(ports)) == 4
     assert ports == [node.port for node in handle.nodes]
@@ -317,6 +318,84 @@ def test_open_access_holds_default_and_lets_it_in_without_a_password(box: Sandbo
     assert not box.cluster().nodes[0].accepts("default", "anything-at-all")
 
 
+def test_a_sandbox_cluster_is_a_redis_cluster_as_described(box: Sandbox, engine: str) -> None:
+    """CLUSTER SHARDS on every node and DescribeClusters tell the same story: every shard, its
+    slot range, each node's name-based endpoint, all online; a cluster client then reaches
+    keys on every shard by following MOVED, verifying every node's certificate by name."""
+    password = box.create_user("u")
+    handle = box.create_cluster("three", shards=3, replicas_per_shard=1)
+    (described,) = box.memorydb_client.describe_clusters(
+        ClusterName="three", ShowShardDetails=True
+    )["Clusters"]
+    expected = sorted(
+        (
+            tuple(int(n) for n in shard["Slots"].split("-")),
+            sorted((NODE_HOST, node["Endpoint"]["Port"]) for node in shard["Nodes"]),
+        )
+        for shard in described["Shards"]
+    )
+    covered = sorted(slots for slots, _ in expected)
+    assert covered[0][0] == 0
+    assert covered[-1][1] == 16383
+    assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(covered))
+
+    for node in handle.nodes:
+        shards = shards_of(node.server)
+        seen = sorted(
+            (
+                tuple(shard["slots"]),
+                sorted((n["endpoint"], int(n["tls-port"])) for n in shard["nodes"]),
+            )
+            for shard in shards
+        )
+        assert seen == expected, node.name
+        assert {n["health"] for shard in shards for n in shard["nodes"]} == {"online"}
+        assert {n["hostname"] for shard in shards for n in shard["nodes"]} == {NODE_HOST}
+        roles = [n["role"] for shard in shards for n in shard["nodes"]]
+        assert sorted(roles) == ["master"] * 3 + ["replica"] * 3
+    assert handle.nodes[0].server.admin.info("server").get("redis_mode") == "cluster"
+
+    handle.wait_serving()
+    (described,) = box.memorydb_client.describe_clusters(ClusterName="three")["Clusters"]
+    assert described["Status"] == "available"
+    assert box.tls_files is not None
+    host, port = handle.endpoint
+    client = redis.RedisCluster(
+        host=host,
+        port=port,
+        username="u",
+        password=password,
+        ssl=True,
+        ssl_ca_certs=str(box.tls_files.ca_cert),
+        ssl_check_hostname=True,
+    )
+    try:
+        keys = [f"key-{n}" for n in range(60)]
+        for key in keys:
+            client.set(key, key)
+        owners = {client.keyslot(key) // (16384 // 3 + 1) for key in keys}  # type: ignore[no-untyped-call]
+        assert owners == {0, 1, 2}
+        assert [client.get(key) for key in keys] == [key.encode() for key in keys]
+        primaries = {(n.host, n.port) for n in client.get_primaries()}  # type: ignore[no-untyped-call]
+        assert primaries == {shard[0].endpoint for shard in handle.shards}
+    finally:
+        client.close()
+
+
+def test_a_restarted_node_rejoins_its_cluster(box: Sandbox) -> None:
+    password = box.create_user("u")
+    handle = box.create_cluster("c", shards=2, replicas_per_shard=1)
+    for node in (handle.shards[0][1], handle.shards[1][0]):
+        node.stop()
+        node.start()
+        assert node.accepts("u", password)
+    handle.wait_serving()
+    for node in handle.nodes:
+        shards = shards_of(node.server)
+        assert len(shards) == 2
+        assert sorted(len(shard["nodes"]) for shard in shards) == [2, 2]
+
+
 def test_three_shards_of_two_start_and_stop_cleanly(engine: str) -> None:
     sandbox = Sandbox(engine=engine)
     with sandbox:
@@ -326,6 +405,9 @@ def test_three_shards_of_two_start_and_stop_cleanly(engine: str) -> None:
         directories = [server.directory for server in servers]
         assert sandbox.tls_files is not None
         tls_directory = sandbox.tls_files.ca_cert.parent
+        assert handle.state is not None
+        state = Path(handle.state.name)
+        assert len(list(state.glob("nodes-*.conf"))) == 6
         assert len(set(pids)) == 7
         assert all(_alive(pid) for pid in pids)
         assert all(d is not None and d.exists() for d in directories)
@@ -333,6 +415,7 @@ def test_three_shards_of_two_start_and_stop_cleanly(engine: str) -> None:
     assert not any(_alive(pid) for pid in pids)
     assert not any(d is not None and d.exists() for d in directories)
     assert not tls_directory.exists()
+    assert not state.exists()
 
 
 def _alive(pid: int | None) -> bool:
@@ -515,7 +598,7 @@ def test_an_advertised_proxy_is_the_endpoint_memorydb_reports(box: Sandbox) -> N
     assert (document["host"], document["port"]) == ("localhost", proxy.port)
     assert connections == 1
     box.advertise_node(node.name, None)
-    assert box.cluster().endpoint == ("localhost", node.port)
+    assert box.cluster().endpoint == (NODE_HOST, node.port)
 
 
 def test_changing_a_clusters_acl_changes_who_is_on_its_nodes(box: Sandbox) -> None:

@@ -5,9 +5,12 @@ Three kinds of consumer, each a thread that opens a new connection every `interv
 AUTHs with the password it holds:
 - `cached`: AWS's caching client (`aws_secretsmanager_caching.SecretCache`) at a short refresh
   interval R, used the naive way: the cached AWSCURRENT, nothing else;
-- `reread`: the client recipe (examples/redis_credentials.py): the same cache, and on an AUTH
-  failure one re-read of AWSCURRENT and one retry; a connection fails only if the retry does;
-- `fresh`: GetSecretValue(AWSCURRENT) for every connection.
+- `reread`: the redis-py cluster recipe (examples/clients/redis_py.py): one RedisCluster per
+  consumer over the same cache, its connections dropped before each command so that every one
+  AUTHs anew; on an AUTH failure one re-read of AWSCURRENT and one retry; a connection fails
+  only if the retry does;
+- `fresh`: a RedisCluster whose credential provider calls GetSecretValue(AWSCURRENT) for every
+  connection.
 
 Per policy the function rotates `rotations` times, `spacing` seconds apart (at least the grace,
 so each drop-after grace ends before the next rotation); the sandbox fires due schedules and lets
@@ -34,12 +37,16 @@ import boto3
 import redis
 from aws_secretsmanager_caching import SecretCache, SecretCacheConfig
 from redis.backoff import NoBackoff
+from redis.credentials import CredentialProvider
 
-from examples.redis_credentials import AwsCurrentCredentialProvider, NoAuthRetry, RereadingRedis
+from examples.clients.redis_py import RereadingRedisCluster, SecretCredentialProvider
+from examples.clients.secret import AWSCURRENT, AwsCurrentSecret
 from sandbox.sandbox import REGION, Sandbox
+from sandbox.topology import ClusterHandle
 
 KINDS = ("cached", "reread", "fresh")
 POLICIES = ("drop", "keep", "drop-after")
+CONSUMERS_ACL = "consumers-acl"
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,9 @@ class Plan:
     interval_seconds: float = 0.05
     propagation_delay: float = 0.2
     policies: tuple[str, ...] = POLICIES
+    shards: int = 2
+    replicas: int = 1
+    """The consumers' cluster: every kind reaches it as a Redis Cluster over TLS."""
 
 
 CI_PLAN = Plan()
@@ -174,45 +184,54 @@ def _cached_connect(
     return connect
 
 
+def _cluster_options(host: str, port: int, tls: dict[str, Any]) -> dict[str, Any]:
+    options: dict[str, Any] = {"host": host, "port": port, "socket_timeout": 2}
+    if tls:
+        options.update(ssl=True, ssl_ca_certs=tls["ssl_ca_certs"], ssl_check_hostname=True)
+    return options
+
+
 def _reread_connect(
     arn: str, plan: Plan, host: str, port: int, tls: dict[str, Any]
 ) -> Callable[[], None]:
     sm = boto3.client("secretsmanager", region_name=REGION)
     cache = SecretCache(SecretCacheConfig(secret_refresh_interval=plan.refresh_seconds), client=sm)
-    provider = AwsCurrentCredentialProvider(
-        arn, client=sm, cache=cache, cache_refresh_seconds=plan.refresh_seconds
+    secret = AwsCurrentSecret(
+        arn, secrets_client=sm, cache=cache, cache_refresh_seconds=plan.refresh_seconds
+    )
+    client = RereadingRedisCluster(
+        SecretCredentialProvider(secret), **_cluster_options(host, port, tls)
     )
 
     def connect() -> None:
-        client = RereadingRedis(provider, host=host, port=port, socket_timeout=2, **tls)
-        try:
-            client.ping()
-        finally:
-            client.close()
+        # The same client object throughout; its connections go, so the PING AUTHs anew.
+        client.disconnect_connection_pools()  # type: ignore[no-untyped-call]
+        client.ping()
 
     return connect
+
+
+class _FreshProvider(CredentialProvider):
+    def __init__(self, arn: str) -> None:
+        self._arn = arn
+        self._client = boto3.client("secretsmanager", region_name=REGION)
+
+    def get_credentials(self) -> tuple[str, str]:
+        value = self._client.get_secret_value(SecretId=self._arn, VersionStage=AWSCURRENT)
+        document = json.loads(value["SecretString"])
+        return str(document["username"]), str(document["password"])
 
 
 def _fresh_connect(
     arn: str, plan: Plan, host: str, port: int, tls: dict[str, Any]
 ) -> Callable[[], None]:
-    provider = AwsCurrentCredentialProvider(
-        arn, client=boto3.client("secretsmanager", region_name=REGION)
+    client = redis.RedisCluster(
+        credential_provider=_FreshProvider(arn), **_cluster_options(host, port, tls)
     )
 
     def connect() -> None:
-        client = redis.Redis(
-            host=host,
-            port=port,
-            credential_provider=provider,
-            socket_timeout=2,
-            retry=NoAuthRetry(NoBackoff(), 0),
-            **tls,
-        )
-        try:
-            client.ping()
-        finally:
-            client.close()
+        client.disconnect_connection_pools()  # type: ignore[no-untyped-call]
+        client.ping()
 
     return connect
 
@@ -256,9 +275,12 @@ def _pass(sandbox: Sandbox, seconds: float) -> list[str]:
         time.sleep(min(0.05, left))
 
 
-def run_policy(sandbox: Sandbox, policy: str, plan: Plan, user: str) -> PolicyResult:
-    password = sandbox.create_user(user)
-    arn = sandbox.create_secret(user, password, name=f"memorydb/{user}")
+def run_policy(
+    sandbox: Sandbox, policy: str, plan: Plan, user: str, cluster: ClusterHandle
+) -> PolicyResult:
+    password = sandbox.create_user(user, acl=cluster.acl)
+    host, port = cluster.endpoint
+    arn = sandbox.create_secret(user, password, name=f"memorydb/{user}", host=host, port=port)
     if policy == "drop-after":
         sandbox.drop_after(plan.grace_seconds)
     else:
@@ -268,7 +290,7 @@ def run_policy(sandbox: Sandbox, policy: str, plan: Plan, user: str) -> PolicyRe
     rotations_ok = 0
     files = sandbox.tls_files
     tls = {"ssl": True, "ssl_ca_certs": str(files.ca_cert)} if files is not None else {}
-    with _consumers(arn, plan, sandbox.redis.host, sandbox.redis.port, tls) as consumers:
+    with _consumers(arn, plan, host, port, tls) as consumers:
         errors += _pass(sandbox, 0.5)
         for _ in range(plan.rotations):
             outcome = driver.rotate(arn)
@@ -299,8 +321,12 @@ def run_consumers(
 ) -> list[PolicyResult]:
     results = []
     with Sandbox(propagation_delay=plan.propagation_delay) as sandbox:
+        sandbox.create_acl(CONSUMERS_ACL)
+        cluster = sandbox.create_cluster(
+            "consumers", shards=plan.shards, replicas_per_shard=plan.replicas, acl=CONSUMERS_ACL
+        ).wait_serving()
         for number, policy in enumerate(plan.policies, start=1):
-            result = run_policy(sandbox, policy, plan, user=f"consumer-{number}")
+            result = run_policy(sandbox, policy, plan, user=f"consumer-{number}", cluster=cluster)
             results.append(result)
             if progress is not None:
                 progress(result)
