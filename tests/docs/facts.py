@@ -128,12 +128,19 @@ def adapters() -> list[Adapter]:
     """Public classes of `rotation/adapters/*.py`, each with the ports it satisfies structurally."""
     known = ports()
     found = []
-    for path in sorted(ADAPTERS.glob("*.py")):
-        for node in _tree(path).body:
-            if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
-                methods = _methods(node)
-                implements = tuple(p.name for p in known if p.methods and p.methods <= methods)
-                found.append(Adapter(node.name, path.name, implements))
+    classes = [
+        (path, node)
+        for path in sorted(ADAPTERS.glob("*.py"))
+        for node in _tree(path).body
+        if isinstance(node, ast.ClassDef) and not node.name.startswith("_")
+    ]
+    # A base the adapters share (BotoAdapter: the constructor and the lazy client) is no adapter.
+    bases = {ast.unparse(base).split("[")[0] for _, node in classes for base in node.bases}
+    for path, node in classes:
+        if node.name not in bases:
+            methods = _methods(node)
+            implements = tuple(p.name for p in known if p.methods and p.methods <= methods)
+            found.append(Adapter(node.name, path.name, implements))
     return found
 
 
