@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import itertools
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -184,7 +185,7 @@ class Cell:
 
 @dataclass
 class Results:
-    hierarchy: str
+    quotas: dict[int, str]
     floors: dict[tuple[str, int], list[float]] = field(default_factory=dict)
     cells: dict[tuple[str, int, int], Cell] = field(default_factory=dict)
 
@@ -193,7 +194,7 @@ class Results:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "hierarchy": self.hierarchy,
+            "quotas": self.quotas,
             "floors": {f"{c}/{m}": v for (c, m), v in self.floors.items()},
             "cells": {f"{c}/{m}/{n}": cell.rotations for (c, m, n), cell in self.cells.items()},
         }
@@ -210,7 +211,7 @@ def measure(
     removed = cgroup.clean_stale(hierarchy)
     if removed:
         print(f"removed {len(removed)} stale benchmark cgroups", flush=True)
-    results = Results(cgroup.Quota(memories[0], hierarchy).describe())
+    results = Results({m: cgroup.Quota(m, hierarchy).describe() for m in memories})
     with rotation_at(before) as old_tree:
         codes: list[tuple[str, str | None]] = [("after", None)]
         if before is not None:
@@ -291,7 +292,6 @@ def table(results: Results) -> list[str]:
 
 def figures(results: Results) -> list[Figure]:
     out: list[Figure] = []
-    where = results.hierarchy
     for (code, memory), floor_samples in sorted(results.floors.items()):
         cells = sorted(
             (n, c) for (c_code, m, n), c in results.cells.items() if c_code == code and m == memory
@@ -304,7 +304,7 @@ def figures(results: Results) -> list[Figure]:
         out.append(
             Figure(
                 f"lambda {memory} MB ({code}): cold path / floor",
-                f"{ratio:.2f}x ({cold:.2f} s vs {floor:.2f} s; {where})",
+                f"{ratio:.2f}x ({cold:.2f} s vs {floor:.2f} s; {results.quotas[memory]})",
                 f"<= {COLD_TARGET}x",
                 "import boto3 + 2 clients, same quota, same run",
                 ratio <= COLD_TARGET,
@@ -373,7 +373,23 @@ def figures(results: Results) -> list[Figure]:
     return out
 
 
+def section(quick: bool) -> list[Figure]:
+    """bench.run's "lambda size" section: prints the table, returns the figures."""
+    results = measure(
+        [128, 512, 1769], [1, 60], [] if quick else [500, 1500], 1 if quick else 3, None
+    )
+    for line in table(results):
+        print(line, flush=True)
+    return figures(results)
+
+
+def _exit_on_term(_signum: int, _frame: object) -> None:
+    # SystemExit unwinds the `with` blocks: the cgroup and the servers are removed.
+    sys.exit(143)
+
+
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGTERM, _exit_on_term)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--memory", type=int, nargs="+", default=[128, 512, 1769])
     parser.add_argument("--nodes", type=int, nargs="+", default=[1, 60])

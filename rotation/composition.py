@@ -53,13 +53,6 @@ class Service:
 
 @functools.cache
 def service() -> Service:
-    """Everything a container keeps: built once, on the first call.
-
-    Called during Lambda's init phase (at the handler's import), this is where the CPU goes
-    cheapest: an on-demand function's init runs unthrottled, while an invocation of a 128 MB
-    function gets about a fourteenth of a core (docs/performance-lambda.md). So the boto3
-    clients and the TLS context are built here, eagerly, not on their first use.
-    """
     settings = Settings.from_env()
     target = settings.schedule_target
     secrets = SecretsManagerStore()
@@ -67,8 +60,6 @@ def service() -> Service:
     verifier = RedisVerifier(
         ca_bundle=settings.ca_bundle_path, timeout_seconds=settings.connect_timeout_seconds
     )
-    for prepare in (lambda: secrets.client, lambda: users.client, verifier.prepare):
-        prepare()
     rotator = Rotator(
         secrets,
         users,

@@ -134,11 +134,6 @@ class RedisVerifier:
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         return context
 
-    def prepare(self) -> None:
-        """Build the shared TLS context now (the composition root calls this in Lambda's init
-        phase) instead of on the first AUTH."""
-        self._shared_context()
-
     def _shared_context(self) -> ssl.SSLContext:
         # Nodes are proven from a thread pool: build the shared context once, under a lock.
         with self._lock:
