@@ -108,6 +108,17 @@ class _Connection:
             if verdict is not None:
                 return verdict
 
+    def stale(self) -> bool:
+        """Bytes (or the peer's close) already waiting before an AUTH is sent: the connection is
+        out of step, and a reply read on it would answer something else."""
+        import select
+
+        pending = getattr(self._sock, "pending", None)
+        if pending is not None and pending() > 0:
+            return True
+        readable, _, _ = select.select([self._sock], [], [], 0)
+        return bool(readable)
+
     def close(self) -> None:
         with suppress(OSError):
             self._sock.close()
@@ -192,12 +203,14 @@ class RedisVerifier:
         """AUTH on a connection left open by an earlier AUTH; None when the node closed it
         meanwhile (the caller connects once more)."""
         try:
-            return connection.auth(command)
+            if not connection.stale():
+                return connection.auth(command)
         except (ReplyError, OSError):
             # A timeout or a garbled reply on a live connection would repeat on a new one; a
             # closed or reset connection would not. Either way one new connection decides.
-            connection.close()
-            return None
+            pass
+        connection.close()
+        return None
 
     def _connect(self, endpoint: Endpoint) -> _Connection:
         import socket
