@@ -46,6 +46,12 @@ MAX_REPLY_BYTES = 512
 disabled.` is the longest the engines send); more than this without a line end is not one."""
 
 
+MAX_KEPT_CONNECTIONS = 768
+"""Open connections a session keeps between AUTHs. Lambda allows a function 1,024 file
+descriptors (documented, Lambda quotas); boto3, the proof's workers and the runtime need some.
+Nodes beyond this many get a connection per AUTH, as outside a session: slower, never wrong."""
+
+
 class ReplyError(Exception):
     """The node's answer is not an AUTH verdict. `reason` is safe to log: the error word of an
     error reply (letters only), or what was wrong with the bytes; never the reply's text."""
@@ -232,11 +238,15 @@ class RedisVerifier:
 
     def _give_back(self, endpoint: Endpoint, connection: _Connection) -> None:
         with self._lock:
-            if self._idle is not None and endpoint not in self._idle:
+            if (
+                self._idle is not None
+                and endpoint not in self._idle
+                and len(self._idle) < MAX_KEPT_CONNECTIONS
+            ):
                 self._idle[endpoint] = connection
                 return
         # No session, or one ended while this AUTH ran, or another thread's connection to the
-        # same endpoint is kept already.
+        # same endpoint is kept already, or the session keeps as many as it may.
         connection.close()
 
 

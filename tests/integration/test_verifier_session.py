@@ -11,6 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from rotation import errors
+from rotation.adapters import redis_verifier
 from rotation.adapters.redis_verifier import RedisVerifier
 from rotation.handler import lambda_handler
 from rotation.models import Endpoint
@@ -82,6 +83,18 @@ def test_without_a_session_each_auth_has_its_own_connection(
         assert verifier.authenticates(_endpoint(server), USER, SecretStr(PW1))
     assert _accepted(server) - before == 3
     assert _open_clients(server) == 0
+
+
+def test_a_session_keeps_no_more_connections_than_lambda_allows(
+    authority: TestAuthority, server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(redis_verifier, "MAX_KEPT_CONNECTIONS", 0)
+    verifier = _verifier(authority)
+    before = _accepted(server)
+    with verifier.session():
+        for _ in range(2):
+            assert verifier.authenticates(_endpoint(server), USER, SecretStr(PW1))
+    assert _accepted(server) - before == 2
 
 
 def test_a_resent_auth_checks_the_password_set_as_it_is_now(
