@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import artifact, coldstart, memory, nodes
+from bench import artifact, coldstart, lambda_size, memory, nodes
 from bench.common import ROOT, Figure, function_env
 from bench.figures import (
     calls_figures,
@@ -88,6 +88,7 @@ def main(argv: list[str]) -> int:
             "nodes: full rotation",
             lambda: node_rotation_figures(nodes.full_rotation(), nodes.full_rotation(1)),
         ),
+        ("lambda size", lambda: lambda_size.section(args.quick)),
         (
             "scale",
             lambda: scale_figures(

@@ -55,12 +55,15 @@ class Service:
 def service() -> Service:
     settings = Settings.from_env()
     target = settings.schedule_target
+    secrets = SecretsManagerStore()
+    users = MemoryDBDirectory()
+    verifier = RedisVerifier(
+        ca_bundle=settings.ca_bundle_path, timeout_seconds=settings.connect_timeout_seconds
+    )
     rotator = Rotator(
-        SecretsManagerStore(),
-        MemoryDBDirectory(),
-        RedisVerifier(
-            ca_bundle=settings.ca_bundle_path, timeout_seconds=settings.connect_timeout_seconds
-        ),
+        secrets,
+        users,
+        verifier,
         settings,
         scheduler=(
             EventBridgeDropScheduler(group_name=target[0], role_arn=target[1])
@@ -71,13 +74,26 @@ def service() -> Service:
         sleep=time.sleep,
         on_user=lambda name: logger.append_keys(user=name),
     )
+    run = _one_session(verifier, rotator.handle)
+    drop = _one_session(verifier, rotator.drop_old_password)
     if not settings.tracing_enabled:
-        return Service(settings, rotator.handle, rotator.drop_old_password)
+        return Service(settings, run, drop)
     return Service(
         settings,
-        _traced(rotator.handle, lambda request: request.step.value),
-        _traced(rotator.drop_old_password, lambda _event: DROP_ACTION),
+        _traced(run, lambda request: request.step.value),
+        _traced(drop, lambda _event: DROP_ACTION),
     )
+
+
+def _one_session(verifier: RedisVerifier, run: Run[E]) -> Run[E]:
+    """One connection per node for the invocation: every AUTH after a node's first is re-sent on
+    its open connection (no new TLS handshake), and every connection closes when it returns."""
+
+    def in_session(event: E, invocation: Invocation) -> StepResult:
+        with verifier.session():
+            return run(event, invocation)
+
+    return in_session
 
 
 def _traced(run: Run[E], name: Callable[[E], str]) -> Run[E]:

@@ -272,6 +272,7 @@ class Rotator:
             meta=meta,
             token=request.token,
             invocation=invocation,
+            proven=True,
         )
 
     def complete_finish(
@@ -319,8 +320,14 @@ class Rotator:
         meta: SecretMetadata,
         token: str,
         invocation: Invocation,
+        proven: bool = False,
     ) -> StepResult:
-        """The old-password policy, in one place: drop now, keep, or schedule the drop."""
+        """The old-password policy, in one place: drop now, keep, or schedule the drop.
+
+        `proven`: the caller has just proven `new` on every node of `located` (finishSecret,
+        right before promoting), so the drop does not prove the same password on the same nodes
+        a second time.
+        """
         if self._settings.old_password_policy == "keep":
             return self._result(
                 outcome,
@@ -343,8 +350,9 @@ class Rotator:
                 OldPassword.DROP_SCHEDULED if created else OldPassword.DROP_ALREADY_SCHEDULED
             )
             return self._result(outcome, budget, located, scheduled)
-        # Never leave the user with only a password that some node does not accept.
-        self._require_everywhere(new, located, budget, AWSPENDING)
+        if not proven:
+            # Never leave the user with only a password that some node does not accept.
+            self._require_everywhere(new, located, budget, AWSPENDING)
         set_when_idle(self._users, new.username, [new.password], budget, self._backoff)
         return self._result(outcome, budget, located, OldPassword.DROPPED)
 

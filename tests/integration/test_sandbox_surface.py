@@ -90,7 +90,7 @@ MACHINERY = ("memorydb", "secretsmanager")
 MOTO_BACKENDS = ("moto.secretsmanager.models", "moto.memorydb.models")
 # The memory benchmark serves moto over HTTP in its own process, with no Sandbox to ask: its
 # node topology is built on moto's MemoryDB backend directly.
-SERVED_WITHOUT_A_SANDBOX = ("bench/server.py", "bench/node_topology.py")
+SERVED_WITHOUT_A_SANDBOX = ("bench/server.py", "bench/node_topology.py", "bench/lambda_aws.py")
 
 
 def test_callers_use_the_surface_not_the_machinery() -> None:
