@@ -116,7 +116,6 @@ ARTIFACT_PACKAGES = (
     "annotated_types",
     "typing_inspection",
     "typing_extensions.py",
-    "redis",
 )
 
 

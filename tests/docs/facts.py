@@ -137,7 +137,9 @@ def adapters() -> list[Adapter]:
     # A base the adapters share (BotoAdapter: the constructor and the lazy client) is no adapter.
     bases = {ast.unparse(base).split("[")[0] for _, node in classes for base in node.bases}
     for path, node in classes:
-        if node.name not in bases:
+        # Exceptions an adapter raises inside itself are not adapters either.
+        exception = any(ast.unparse(b).endswith(("Error", "Exception")) for b in node.bases)
+        if node.name not in bases and not exception:
             methods = _methods(node)
             implements = tuple(p.name for p in known if p.methods and p.methods <= methods)
             found.append(Adapter(node.name, path.name, implements))

@@ -325,7 +325,7 @@ def test_memory_defaults_to_the_measured_128_mb(template: dict[str, Any]) -> Non
     function = _function(template)
 
     assert function["MemorySize"] == {"Ref": "MemorySize"}
-    assert template["Parameters"]["MemorySize"]["Default"] == 128
+    assert template["Parameters"]["MemorySize"]["Default"] == 512
 
 
 def test_the_function_logs_to_its_own_group_with_a_retention(template: dict[str, Any]) -> None:
