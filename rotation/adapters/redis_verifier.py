@@ -119,11 +119,10 @@ class _Connection:
         out of step, and a reply read on it would answer something else."""
         import select
 
-        pending = getattr(self._sock, "pending", None)
-        if pending is not None and pending() > 0:
-            return True
-        readable, _, _ = select.select([self._sock], [], [], 0)
-        return bool(readable)
+        # Decrypted bytes the TLS layer already holds (a plain socket holds none), or bytes (or
+        # EOF) waiting on the socket.
+        held = getattr(self._sock, "pending", lambda: 0)
+        return held() > 0 or bool(select.select([self._sock], [], [], 0)[0])
 
     def close(self) -> None:
         with suppress(OSError):

@@ -4,6 +4,7 @@ against a real redis-server over TCP and TLS."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import boto3
 import pytest
@@ -237,3 +238,84 @@ def active_user() -> MemoryDBUser:
         password_count=1,
         acl_names=("app-acl",),
     )
+
+
+def _stubbed_topology(*responses: tuple[str, dict[str, Any], dict[str, Any]]) -> Any:
+    client = boto3.client("memorydb", region_name="us-east-1")
+    with Stubber(client) as stub:
+        for operation, response, expected in responses:
+            stub.add_response(operation, response, expected)
+        try:
+            return MemoryDBDirectory(boto3_client=client).topology(active_user())
+        finally:
+            stub.assert_no_pending_responses()
+
+
+_TLS_CLUSTER = {
+    "Name": "c1",
+    "TLSEnabled": True,
+    "ClusterEndpoint": {"Address": "c1.example", "Port": 6379},
+    "Shards": [{"Nodes": [{"Name": "n1", "Endpoint": {"Address": "n1.example", "Port": 6379}}]}],
+}
+
+
+def test_discovery_pages_through_every_answer() -> None:
+    topology = _stubbed_topology(
+        (
+            "describe_acls",
+            {"ACLs": [], "NextToken": "page-2"},
+            {"ACLName": "app-acl"},
+        ),
+        (
+            "describe_acls",
+            {"ACLs": [{"Name": "app-acl", "UserNames": ["app-user"], "Clusters": ["c1"]}]},
+            {"ACLName": "app-acl", "NextToken": "page-2"},
+        ),
+        (
+            "describe_clusters",
+            {"Clusters": [_TLS_CLUSTER]},
+            {"ClusterName": "c1", "ShowShardDetails": True},
+        ),
+    )
+    assert [str(node) for node in topology.nodes] == ["c1/n1"]
+
+
+def test_an_acl_that_no_longer_lists_the_user_puts_it_nowhere() -> None:
+    with pytest.raises(errors.NoClusterError, match="no ACL that a cluster uses"):
+        _stubbed_topology(
+            (
+                "describe_acls",
+                {"ACLs": [{"Name": "app-acl", "UserNames": ["someone-else"], "Clusters": ["c1"]}]},
+                {"ACLName": "app-acl"},
+            )
+        )
+
+
+@pytest.mark.parametrize(
+    ("clusters", "match"),
+    [([], "does not exist"), ([{**_TLS_CLUSTER, "Shards": []}], "lists no node")],
+)
+def test_a_cluster_that_is_gone_or_empty_is_named(clusters: list[Any], match: str) -> None:
+    with pytest.raises(errors.NoClusterError, match=match):
+        _stubbed_topology(
+            (
+                "describe_acls",
+                {"ACLs": [{"Name": "app-acl", "UserNames": ["app-user"], "Clusters": ["c1"]}]},
+                {"ACLName": "app-acl"},
+            ),
+            (
+                "describe_clusters",
+                {"Clusters": clusters},
+                {"ClusterName": "c1", "ShowShardDetails": True},
+            ),
+        )
+
+
+def test_an_answer_about_another_user_is_no_user() -> None:
+    client = boto3.client("memorydb", region_name="us-east-1")
+    with Stubber(client) as stub:
+        stub.add_response(
+            "describe_users", {"Users": [{"Name": "app-user-2"}]}, {"UserName": "app-user"}
+        )
+        with pytest.raises(errors.UserNotFoundError, match="no MemoryDB user 'app-user'"):
+            MemoryDBDirectory(boto3_client=client).describe("app-user")

@@ -10,8 +10,14 @@ from types import SimpleNamespace
 import pytest
 from pydantic import SecretStr
 
-from rotation import passwords
-from rotation.errors import BadEventError, InvalidPasswordError, SecretFormatError, SettingsError
+from rotation import errors, passwords
+from rotation.errors import (
+    BadEventError,
+    InvalidPasswordError,
+    SecretFormatError,
+    SettingsError,
+    is_permanent,
+)
 from rotation.models import Credentials, RotationRequest, Step
 from rotation.settings import ENV_VARS, Settings
 from tests.conftest import load_event
@@ -269,3 +275,25 @@ def test_passwords_memorydb_refuses_are_refused(bad: str) -> None:
 def test_alphabet_has_no_forbidden_character() -> None:
     assert not set(passwords.ALPHABET) & set(",\"/@ \\'`")
     assert set(string.ascii_letters + string.digits) <= set(passwords.ALPHABET)
+
+
+def test_a_host_given_as_null_is_no_host() -> None:
+    assert Credentials.parse(json.dumps(secret_document(host=None) | {"host": None})).host is None
+
+
+def test_settings_take_a_set_of_users_as_given_and_an_empty_bundle_as_unset() -> None:
+    settings = Settings.model_validate({"ROTATION_ALLOWED_USERS": ["a-user", "b-user"]})
+    assert settings.allowed_users == frozenset({"a-user", "b-user"})
+    assert Settings.from_env({"CA_BUNDLE_PATH": ""}).ca_bundle_path is None
+
+
+def test_refusals_are_permanent_and_the_rest_worth_a_retry() -> None:
+    """The contract rotation/errors.py states, which the command line relies on."""
+    assert is_permanent(errors.UserRefusedError("x"))
+    assert is_permanent(errors.SecretFormatError("x"))
+    assert is_permanent(errors.CurrentPasswordRejectedError("x"))
+    assert not is_permanent(errors.UserBusyError("x"))
+    assert not is_permanent(errors.ClaimContestedError("x"))
+    assert not is_permanent(errors.NodeNotReadyError("x"))
+    assert not is_permanent(errors.PendingPasswordRejectedError("x"))
+    assert not is_permanent(ValueError("x"))

@@ -487,3 +487,13 @@ def test_a_late_finish_of_an_earlier_rotation_keeps_the_next_ones_pending_passwo
     assert world.users.passwords == held
     proven = world.rotator().handle(request(Step.TEST, token=following), invocation())
     assert proven.outcome == "proven"
+
+
+def test_finish_refuses_when_no_version_is_awscurrent(world: World) -> None:
+    for step in (Step.CREATE, Step.SET, Step.TEST):
+        world.run(step)
+    world.store.versions[CURRENT_VERSION].remove(AWSCURRENT)  # a label removed by hand
+
+    with pytest.raises(errors.SecretValueNotFoundError, match="no AWSCURRENT version"):
+        world.run(Step.FINISH)
+    assert world.store.writes == ["PutSecretValue"]

@@ -58,3 +58,12 @@ def test_wait_never_sleeps_past_the_deadline() -> None:
         wait_until_active(users, "app-user", budget, Backoff(2, 5))
     assert clock.now == pytest.approx(1000 + 7.3)
     assert budget.waited == pytest.approx(7.3)
+
+
+def test_a_pause_past_the_deadline_sleeps_not_at_all() -> None:
+    clock = FakeClock()
+    budget = Budget(clock=clock, sleep=clock.sleep, deadline=clock() - 1)
+
+    budget.pause(5)
+
+    assert (budget.waited, clock.sleeps) == (0.0, [])
