@@ -1,12 +1,13 @@
 """The house keeps its promises: the docs' links resolve inside the repository, nothing points
-outside it, nothing deployed imports a test or tool room, and `make help` knows every target the
-docs tell a reader to run."""
+outside it, nothing deployed imports a test or tool room, `make help` knows every target the
+docs tell a reader to run, and the folder markers select what they say."""
 
 from __future__ import annotations
 
 import ast
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,28 @@ def test_make_help_lists_every_target_the_docs_mention() -> None:
 
     assert {"demo", "test", "build", "lock", "clean"} <= mentioned
     assert mentioned - helped == set()
+
+
+def _deselected(marker: str, *folders: str) -> int:
+    """How many tests of `folders` the marker expression deselects; fails if it selects any."""
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", marker, *folders],
+        cwd=ROOT,
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=300,
+    )
+    selected = [line for line in run.stdout.splitlines() if "::" in line]
+    assert selected == [], f"-m '{marker}' selects {len(selected)} in {folders}: {selected[:3]}"
+    found = re.search(r"no tests collected \((\d+) deselected\)", run.stdout)
+    assert found is not None, run.stdout[-500:] + run.stderr[-500:]
+    return int(found.group(1))
+
+
+def test_every_test_that_talks_to_moto_and_redis_is_marked_integration() -> None:
+    assert _deselected("not integration", "tests/integration", "tests/reliability") > 150
+
+
+def test_every_unit_test_is_marked_unit_and_none_integration() -> None:
+    assert _deselected("integration or not unit", "tests/unit") > 150
