@@ -1,6 +1,6 @@
 # Engines of the sandbox's nodes (included by the Makefile). redis-server 7.0 (Debian main) is the
-# default and comes with `make install`. valkey-server 8.0, MemoryDB's default engine family, is
-# in Debian bookworm-backports only; CI does not install it unless the lead adds it (docs/sandbox.md).
+# default; valkey-server 8.0, MemoryDB's default engine family, is in Debian bookworm-backports
+# only. `make system-packages` (what .ci/run calls) installs both, valkey-server best effort.
 #
 #   make valkey-server        install valkey-server (adds bookworm-backports on bookworm)
 #   make integration-valkey   the integration tests with every sandbox node on valkey-server

@@ -6,7 +6,7 @@
 # no longer matches exactly once in its function) and names the entry to re-aim.
 .PHONY: mutants mutants-unit
 
-mutants: install ## mutation pass over rotation/: unit suite, then integration for its survivors
+mutants: require-system install ## mutation pass over rotation/: unit suite, then integration for its survivors
 	$(PY) -m tests.mutation.mutants
 
 mutants-unit: $(STAMP) ## mutation pass over rotation/ with the unit suite only

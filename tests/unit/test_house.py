@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -174,3 +175,37 @@ def test_every_test_that_talks_to_moto_and_redis_is_marked_integration() -> None
 
 def test_every_unit_test_is_marked_unit_and_none_integration() -> None:
     assert _deselected("integration or not unit", "tests/unit") > 150
+
+
+def test_make_test_without_redis_server_says_to_run_system_packages() -> None:
+    make = shutil.which("make")
+    assert make is not None
+    # No PATH: no redis-server (nor python, nor apt-get), so nothing past the check could run.
+    run = subprocess.run(
+        [make, "--no-print-directory", "test"],
+        cwd=ROOT,
+        env={"PATH": "/nonexistent"},
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=60,
+    )
+
+    assert run.returncode != 0
+    ours = [line for line in run.stderr.splitlines() if not line.startswith("make: ***")]
+    assert ours == [
+        "redis-server is not installed: run `make system-packages` (apt-get, as root or with sudo)"
+    ]
+    assert run.stdout == ""
+
+
+def test_no_test_run_installs_system_packages() -> None:
+    listed = subprocess.run(
+        ["make", "--no-print-directory", "-n", "-B", "install"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout
+
+    assert "apt-get" not in listed
