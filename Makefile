@@ -11,10 +11,10 @@ DEV_LOCK := requirements/dev.lock.txt
 RUNTIME_LOCK := requirements/runtime.lock.txt
 DEPLOY_LOCK := requirements/deploy.lock.txt
 # Other makefiles in mk/ append their checks here so `make test` runs them too.
-TEST_EXTRA_TARGETS :=
+TEST_EXTRA_TARGETS := pre-commit
 
 .PHONY: help install system-packages redis-server require-system demo test unit integration \
-  lint typecheck lock clean
+  lint typecheck pre-commit lock clean
 .DEFAULT_GOAL := help
 
 help: ## this list
@@ -69,6 +69,11 @@ lint: $(STAMP) ## ruff check and ruff format --check
 
 typecheck: $(STAMP) ## mypy (strict on rotation/)
 	$(VENV)/bin/mypy rotation sandbox tools tests bench memorydb_rotation_cli demo examples
+
+# The hooks of .pre-commit-config.yaml over every tracked file: ruff, ruff format, cfn-lint and
+# detect-secrets, each from .venv.
+pre-commit: $(STAMP) ## the pre-commit hooks on every file (ruff, format, cfn-lint, secrets)
+	$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
 
 unit: $(STAMP) ## the unit tests alone (no network)
 	$(PY) -m pytest tests/unit -q

@@ -209,3 +209,29 @@ def test_no_test_run_installs_system_packages() -> None:
     ).stdout
 
     assert "apt-get" not in listed
+
+
+def test_pre_commit_runs_only_local_tools_and_ci_runs_it() -> None:
+    import yaml
+
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
+
+    assert [repo["repo"] for repo in config["repos"]] == ["local"]
+    assert set(hooks) == {"ruff-check", "ruff-format", "cfn-lint", "detect-secrets"}
+    assert {hook["language"] for hook in hooks.values()} == {"system"}
+    for hook in hooks.values():
+        tool = next(word for word in hook["entry"].split() if ".venv/bin/" in word)
+        assert (ROOT / tool.strip("'")).exists(), tool
+    assert "--baseline" in hooks["detect-secrets"]["entry"]
+    assert (ROOT / ".secrets.baseline").is_file()
+    extra = subprocess.run(
+        ["make", "--no-print-directory", "-p", "-n", "help"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout
+    found = re.search(r"(?m)^TEST_EXTRA_TARGETS :?= (.*)$", extra)
+    assert found is not None
+    assert "pre-commit" in found.group(1).split()
