@@ -212,7 +212,7 @@ def test_no_test_run_installs_system_packages() -> None:
 
 
 def test_pre_commit_runs_only_local_tools_and_ci_runs_it() -> None:
-    import yaml
+    import yaml  # type: ignore[import-untyped]
 
     config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
     hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
