@@ -24,6 +24,7 @@ FOLDER_MARKERS: dict[str, tuple[str, ...]] = {
     "template": ("template",),
     "bench": ("bench",),
     "mutation": ("mutation",),
+    "house": ("house",),
 }
 # Unit tests have no network: pytest-socket refuses every socket they open (AF_UNIX included).
 NO_NETWORK = ("unit",)
