@@ -1,4 +1,5 @@
-# The targets CI runs are the targets a developer runs: .ci/run calls `make test`.
+# The targets CI runs are the targets a developer runs: .ci/run calls `make system-packages`
+# (once per machine, as root or with sudo) and then `make test`.
 # `make help` lists every target that has a `## ` description on its rule line (here and mk/*.mk).
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -10,9 +11,10 @@ DEV_LOCK := requirements/dev.lock.txt
 RUNTIME_LOCK := requirements/runtime.lock.txt
 DEPLOY_LOCK := requirements/deploy.lock.txt
 # Other makefiles in mk/ append their checks here so `make test` runs them too.
-TEST_EXTRA_TARGETS :=
+TEST_EXTRA_TARGETS := pre-commit
 
-.PHONY: help install redis-server demo test unit integration lint typecheck lock clean
+.PHONY: help install system-packages redis-server require-system demo test unit integration \
+  lint typecheck pre-commit lock clean
 .DEFAULT_GOAL := help
 
 help: ## this list
@@ -36,16 +38,29 @@ $(STAMP): pyproject.toml $(DEV_LOCK) | $(UV)
 	$(PY) tools/deploy_tool.py check-locks
 	touch $(STAMP)
 
-install: $(STAMP) redis-server ## .venv from requirements/dev.lock.txt, and redis-server
+install: $(STAMP) ## .venv from requirements/dev.lock.txt (Python packages only)
 
-# redis-server from Debian's packages is the data plane of the sandbox.
+# System packages are installed once per machine, never by a test run: redis-server from Debian's
+# packages is the data plane of the sandbox; valkey-server (mk/engines.mk) is best effort, and
+# without it the engine-parametrised tests run on redis-server alone.
+system-packages: redis-server ## redis-server, and valkey-server if it can be had (apt-get; sudo)
+	@$(MAKE) --no-print-directory valkey-server || { \
+	  echo "valkey-server unavailable: the engine tests run on redis-server only" >&2; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO rm -f $(BACKPORTS_LIST); }
+
 redis-server:
 	@command -v redis-server >/dev/null 2>&1 || { \
 	  echo "installing redis-server (Debian package)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 
-demo: install ## one full rotation in the local sandbox (moto + a real redis-server)
+# What the targets that start sandbox nodes need from the machine, as one line when it is missing.
+require-system:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "redis-server is not installed: run \`make system-packages\` (apt-get, as root or with sudo)" >&2; \
+	  exit 1; }
+
+demo: require-system install ## one full rotation in the local sandbox (moto + a real redis-server)
 	$(PY) -m demo
 
 lint: $(STAMP) ## ruff check and ruff format --check
@@ -55,13 +70,18 @@ lint: $(STAMP) ## ruff check and ruff format --check
 typecheck: $(STAMP) ## mypy (strict on rotation/)
 	$(VENV)/bin/mypy rotation sandbox tools tests bench memorydb_rotation_cli demo examples
 
+# The hooks of .pre-commit-config.yaml over every tracked file: ruff, ruff format, cfn-lint and
+# detect-secrets, each from .venv.
+pre-commit: $(STAMP) ## the pre-commit hooks on every file (ruff, format, cfn-lint, secrets)
+	$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
+
 unit: $(STAMP) ## the unit tests alone (no network)
 	$(PY) -m pytest tests/unit -q
 
-integration: install ## the integration tests alone (moto + redis-server)
+integration: require-system install ## the integration tests alone (moto + redis-server)
 	$(PY) -m pytest tests/integration -q
 
-test: install lint typecheck ## what CI runs: lint, mypy, every test, then the extra checks
+test: require-system install lint typecheck ## what CI runs: lint, mypy, every test, then the extra checks
 	$(PY) -m pytest -q --cov --cov-report=term
 	@for t in $(TEST_EXTRA_TARGETS); do $(MAKE) --no-print-directory $$t || exit 1; done
 

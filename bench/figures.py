@@ -237,7 +237,7 @@ def node_rotation_figures(result: dict[str, Any], one_node: dict[str, Any]) -> l
         Figure(
             f"nodes: peak RSS of one full rotation proven on {nodes} nodes",
             f"{peak_mb:.1f} MB ({detail}; {result['seconds']:.1f} s; moto in another process; "
-            "topology built by hand, bench/node_topology.py)",
+            "the served sandbox's cluster, sandbox/server.py)",
             f"<= {NODE_MEMORY_MB:.0f} MB",
             f"the same rotation on {one_node['nodes']} node {one_node['maxrss_kb'] / 1024:.1f} MB; "
             f"python + import boto3 alone {result['baseline_kb'] / 1024:.1f} MB",

@@ -24,12 +24,16 @@ _BASELINE = (
 
 
 class RemoteAws:
-    """bench.server in a subprocess: moto + the strict patches + a TLS redis-server."""
+    """bench.server in a subprocess: the served sandbox with one user and its secret."""
 
-    def __init__(self, propagation_delay: float, *, nodes: int = 0) -> None:
-        """`nodes` > 0: a hand-built cluster of that many nodes (bench.node_topology)."""
+    def __init__(
+        self, propagation_delay: float, *, nodes: int = 0, servers: int | None = None
+    ) -> None:
+        """`nodes` > 0: a cluster of its own with that many described nodes, over `servers`
+        real ones (bench.server)."""
         self._delay = propagation_delay
         self._nodes = nodes
+        self._servers = servers
         self._process: subprocess.Popen[str] | None = None
         # werkzeug's request log and any start-up error; closed in __exit__.
         self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
@@ -45,6 +49,7 @@ class RemoteAws:
                 str(self._delay),
                 "--nodes",
                 str(self._nodes),
+                *(["--servers", str(self._servers)] if self._servers else []),
             ],
             cwd=ROOT,
             env=function_env(),

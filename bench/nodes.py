@@ -119,7 +119,9 @@ def alternate(
 def node_fleet(count: int, workdir: Path, password: str) -> Iterator[tuple[list[Endpoint], Path]]:
     """`count` TLS redis-servers on loopback holding USER with `password`; their endpoints and
     the CA bundle that verifies them."""
-    from bench.node_topology import running_servers
+    # Imported here: the sandbox package loads moto, and a child process's peak RSS
+    # (ru_maxrss) starts from its parent's at fork.
+    from bench.fleet import running_servers
     from sandbox.tls import make_tls_files
 
     tls = make_tls_files(workdir)
@@ -219,12 +221,12 @@ def measure(quick: bool) -> dict[str, Any]:
 
 
 def full_rotation(nodes: int = max(NODE_COUNTS), propagation_delay: float = 0.5) -> dict[str, Any]:
-    """One full rotation through the handler, in a process of its own (peak RSS), against moto
-    in another process serving a hand-built cluster of `nodes` TLS nodes; with the AWS actions
-    of every invocation and the peak RSS of `import boto3` alone."""
+    """One full rotation through the handler, in a process of its own (peak RSS), against the
+    served sandbox in another process, whose cluster has `nodes` TLS nodes (one real server each);
+    with the AWS actions of every invocation and the peak RSS of `import boto3` alone."""
     from bench.memory import RemoteAws, baseline_kb, rotate_remotely
 
-    with RemoteAws(propagation_delay, nodes=nodes) as server:
+    with RemoteAws(propagation_delay, nodes=nodes, servers=nodes) as server:
         result = rotate_remotely(server)
         result["nodes"] = server.info["nodes"]
     result["baseline_kb"] = baseline_kb()

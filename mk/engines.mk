@@ -1,7 +1,6 @@
 # Engines of the sandbox's nodes (included by the Makefile). redis-server 7.0 (Debian main) is the
-# default and comes with `make install`. valkey-server 8.0, MemoryDB's default engine family, is
-# in Debian bookworm-backports only; `.ci/run` installs it when it can, and the engine tests then
-# run on both (docs/sandbox.md).
+# default; valkey-server 8.0, MemoryDB's default engine family, is in Debian bookworm-backports
+# only. `make system-packages` (what .ci/run calls) installs both, valkey-server best effort.
 #
 #   make valkey-server        install valkey-server (adds bookworm-backports on bookworm)
 #   make integration-valkey   the integration tests with every sandbox node on valkey-server

@@ -16,6 +16,15 @@ do around a rotation that moto cannot (its Lambda backend needs Docker):
 - The function's log lines go to moto's CloudWatch Logs, in the function's log group, one stream
   per invocation, as Lambda does with its stdout; `FilterLogEvents` finds them.
 
+Two options serve the load run and the benchmarks, so neither builds a moto server of its own:
+
+- `throttle=Throttle(share, seed)`: while `served.throttle.enabled`, a seeded share of API calls
+  is answered with HTTP 400 ThrottlingException, as an overloaded API answers;
+- `create_described_cluster(name, nodes=N, servers=K)`: DescribeClusters names N nodes whose
+  endpoints are K real servers, round robin (a 1,500-node cluster costs K processes). Each
+  described node is its own name to prove on, and the K servers get the user's password set as
+  every sandbox node does.
+
 Printed on start: one JSON line on stdout (the endpoint, the CA bundle that verifies the nodes, the
 pid; with --seed the secret's and the function's ARNs) and, on stderr, the `export` line that points
 the CLI at it. Passwords are never printed.
@@ -29,23 +38,35 @@ import io
 import json
 import logging
 import os
+import random
 import sys
 import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from sandbox import iam_simulation
 from sandbox.driver import RotationDriver
-from sandbox.redis_server import free_port
-from sandbox.sandbox import ACCOUNT, FAST_WAITS, REGION, EnvironmentChanges, Sandbox
+from sandbox.redis_server import SLOTS, free_port
+from sandbox.sandbox import (
+    ACCOUNT,
+    DEFAULT_ACL,
+    FAST_WAITS,
+    REGION,
+    EnvironmentChanges,
+    Sandbox,
+)
 from sandbox.secretsmanager import StrictSecretsManager
+from sandbox.topology import ClusterHandle
 
 if TYPE_CHECKING:
+    from moto.memorydb.models import MemoryDBCluster
     from moto.secretsmanager.models import SecretsManagerBackend
 
 FUNCTION = "memorydb-rotation"
@@ -60,16 +81,95 @@ _CREDENTIALS = {
 }
 
 
+# A described cluster's shards are a primary and one replica, as MemoryDB's default layout.
+DESCRIBED_NODES_PER_SHARD = 2
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """A seeded `share` (0 to 1) of API calls answered with ThrottlingException."""
+
+    share: float
+    seed: int = 20261124
+
+
+class ThrottlingMiddleware:
+    """Answers a seeded share of API calls with ThrottlingException while `enabled`, as an
+    overloaded API does; counts the calls it saw and the ones it throttled."""
+
+    def __init__(self, app: Any, throttle: Throttle) -> None:
+        self._app = app
+        self.share = throttle.share
+        self.enabled = False
+        self._random = random.Random(throttle.seed)
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.throttled = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        # Only the JSON-protocol APIs (Secrets Manager, MemoryDB) carry X-Amz-Target.
+        if self.enabled and environ.get("HTTP_X_AMZ_TARGET"):
+            with self._lock:
+                self.requests += 1
+                throttle = self._random.random() < self.share
+                self.throttled += throttle
+            if throttle:
+                body = b'{"__type":"ThrottlingException","message":"Rate exceeded"}'
+                start_response(
+                    "400 Bad Request",
+                    [
+                        ("Content-Type", "application/x-amz-json-1.1"),
+                        ("Content-Length", str(len(body))),
+                        ("x-amzn-RequestId", str(uuid.uuid4())),
+                    ],
+                )
+                return [body]
+        return self._app(environ, start_response)
+
+
+def described_shards(real: list[dict[str, Any]], nodes: int, cluster: str) -> list[dict[str, Any]]:
+    """`nodes` node descriptions in shards of DESCRIBED_NODES_PER_SHARD, named as MemoryDB names
+    them, whose endpoints cycle over the `real` nodes' descriptions."""
+    count = -(-nodes // DESCRIBED_NODES_PER_SHARD)
+    per_shard = SLOTS // count
+    shards = []
+    for s in range(count):
+        members = range(
+            s * DESCRIBED_NODES_PER_SHARD, min(nodes, (s + 1) * DESCRIBED_NODES_PER_SHARD)
+        )
+        shard = f"{s + 1:04d}"
+        last = SLOTS - 1 if s == count - 1 else (s + 1) * per_shard - 1
+        shards.append(
+            {
+                "Name": shard,
+                "Status": "available",
+                "Slots": f"{s * per_shard}-{last}",
+                "Nodes": [
+                    real[i % len(real)] | {"Name": f"{cluster}-{shard}-{n + 1:03d}"}
+                    for n, i in enumerate(members)
+                ],
+                "NumberOfNodes": len(members),
+            }
+        )
+    return shards
+
+
 class ServedSandbox:
     """A started Sandbox, also served over HTTP on loopback (the same moto backends)."""
 
-    def __init__(self, sandbox: Sandbox, *, step_attempts: int = 2) -> None:
+    def __init__(
+        self, sandbox: Sandbox, *, step_attempts: int = 2, throttle: Throttle | None = None
+    ) -> None:
         self.sandbox = sandbox
         self.step_attempts = step_attempts
+        self._throttle = throttle or Throttle(0.0)
+        self.throttle: ThrottlingMiddleware
+        """Off until `throttle.enabled = True`; its `requests` and `throttled` count calls."""
         self._stack = ExitStack()
         self._env = EnvironmentChanges()
         self._rotations: list[threading.Thread] = []
         self._run_lock = threading.Lock()
+        self._described: dict[str, int] = {}
         self.endpoint = ""
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -91,14 +191,21 @@ class ServedSandbox:
         self.stop()
 
     def _start(self) -> None:
-        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         self._stack.callback(self._patch_rotate_secret())
+        self._stack.callback(self._patch_described_clusters())
         self._stack.enter_context(iam_simulation.patched())
         port = free_port()
-        # werkzeug prints a line per request at INFO: the function's own log is what matters.
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        # werkzeug prints a line per request at INFO (an ERROR per throttled one): the
+        # function's own log is what matters.
+        werkzeug = logging.getLogger("werkzeug")
+        self._stack.callback(werkzeug.setLevel, werkzeug.level)
+        werkzeug.setLevel(logging.ERROR)
+        self.throttle = ThrottlingMiddleware(
+            DomainDispatcherApplication(create_backend_app), self._throttle
+        )
+        server = _MiddlewareMotoServer(port, self.throttle)
         server.start()
         self._stack.callback(server.stop)
         self.endpoint = f"http://127.0.0.1:{port}"
@@ -177,6 +284,49 @@ class ServedSandbox:
             request["VpcConfig"] = vpc
         arn: str = self.client("lambda").create_function(**request)["FunctionArn"]
         return arn
+
+    # -- clusters described wider than they are -----------------------------------------------
+
+    def create_described_cluster(
+        self, name: str, *, nodes: int, servers: int | None = None, acl: str = DEFAULT_ACL
+    ) -> ClusterHandle:
+        """A TLS cluster in `acl` that DescribeClusters reports with `nodes` nodes, served by
+        `servers` real servers (default: one per node, at most 16) in round robin. Returns the
+        real cluster (its `nodes` are the servers)."""
+        if nodes < 1:
+            raise ValueError("a cluster has at least one node")
+        real = min(nodes, servers or 16)
+        if real < 1:
+            raise ValueError("a described cluster needs at least one real server")
+        handle = self.sandbox.create_cluster(name, shards=real, acl=acl)
+        self._described[name] = nodes
+        return handle
+
+    def _patch_described_clusters(self) -> Callable[[], None]:
+        topology = self.sandbox.topology
+        original = topology.cluster_dict
+        described = self._described
+
+        def cluster_dict(cluster: MemoryDBCluster, *, shards: bool) -> dict[str, Any]:
+            description = original(cluster, shards=shards)
+            nodes = described.get(cluster.cluster_name)
+            if nodes is None:
+                return description
+            description["NumberOfShards"] = -(-nodes // DESCRIBED_NODES_PER_SHARD)
+            description["AvailabilityMode"] = "MultiAZ" if nodes > 1 else "SingleAZ"
+            if shards:
+                real = [node for shard in description["Shards"] for node in shard["Nodes"]]
+                description["Shards"] = described_shards(real, nodes, cluster.cluster_name)
+            return description
+
+        # The sandbox's own topology answers DescribeClusters; only its description of these
+        # clusters widens (moto is not patched a second time).
+        topology.cluster_dict = cluster_dict  # type: ignore[method-assign]
+
+        def restore() -> None:
+            del topology.cluster_dict
+
+        return restore
 
     def enable_rotation(self, secret_arn: str, function_arn: str, days: int = 30) -> None:
         self.sandbox.secretsmanager.enable_rotation(secret_arn, function_arn, days)
@@ -290,6 +440,31 @@ class ServedSandbox:
                     timeout_seconds=float(function.get("Timeout", 900)),
                 )
                 driver.rotate(secret_arn, token=token, rotate_immediately=rotate_immediately)
+
+
+class _MiddlewareMotoServer:
+    """moto's ThreadedMotoServer, its WSGI app wrapped in `app` (the throttling middleware)."""
+
+    def __init__(self, port: int, app: Any) -> None:
+        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
+        from werkzeug.serving import make_server
+
+        class Server(ThreadedMotoServer):
+            def _server_entry(self) -> None:
+                self._server = make_server(
+                    self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+                )
+                self._server_ready_event.set()
+                self._server.serve_forever()
+
+        self._server = Server(ip_address="127.0.0.1", port=port, verbose=False)
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop()
 
 
 class _LogsToCloudWatch(logging.Handler):

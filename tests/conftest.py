@@ -11,7 +11,25 @@ import pytest
 
 from sandbox.topology import installed_engines
 
-EVENTS = Path(__file__).resolve().parent.parent / "events"
+TESTS = Path(__file__).resolve().parent
+EVENTS = TESTS.parent / "events"
+# Every folder under tests/ and the markers its tests carry (registered in pyproject.toml), so
+# `-m integration` selects every test that talks to a real redis-server and moto. pytest ignores
+# `pytestmark` in a conftest, so the folders are marked here.
+FOLDER_MARKERS: dict[str, tuple[str, ...]] = {
+    "unit": ("unit",),
+    "integration": ("integration",),
+    "reliability": ("reliability", "integration"),
+    "cli": ("cli",),
+    "template": ("template",),
+    "bench": ("bench",),
+    "mutation": ("mutation",),
+    "house": ("house",),
+    "docs": ("docs",),
+    "e2e": ("e2e", "integration"),
+}
+# Unit tests have no network: pytest-socket refuses every socket they open (AF_UNIX included).
+NO_NETWORK = ("unit",)
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -47,3 +65,22 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     chosen = metafunc.config.getoption("--sandbox-engine") or os.environ.get("SANDBOX_ENGINE")
     engines = installed_engines() if chosen in (None, "", "installed") else [chosen]
     metafunc.parametrize("engine", engines)
+
+
+# -- markers by folder, and no network in unit tests ---------------------------------------------
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(str(item.path)).resolve()
+        if TESTS not in path.parents:
+            continue
+        folder = path.relative_to(TESTS).parts[0]
+        if folder not in FOLDER_MARKERS:
+            raise pytest.UsageError(
+                f"tests/{folder} has no markers: add it to FOLDER_MARKERS in tests/conftest.py"
+            )
+        for marker in FOLDER_MARKERS[folder]:
+            item.add_marker(marker)
+        if folder in NO_NETWORK:
+            item.add_marker(pytest.mark.disable_socket)

@@ -10,8 +10,6 @@ import pytest
 from sandbox import Sandbox
 from sandbox.tls import TlsFiles, make_tls_files
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(scope="session")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:

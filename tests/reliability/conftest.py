@@ -9,23 +9,12 @@ fails its test; the report only counts.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from sandbox import Sandbox
 from tests.reliability.campaign.harness import Harness
 from tests.reliability.campaign.report import Collected, report_lines
-
-HERE = Path(__file__).resolve().parent
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every reliability test talks to a real redis-server and moto."""
-    for item in items:
-        if HERE in Path(str(item.fspath)).resolve().parents:
-            item.add_marker(pytest.mark.integration)
-
 
 _COLLECTED = Collected()
 

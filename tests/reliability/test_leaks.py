@@ -1,4 +1,5 @@
-"""Invariant 5 at DEBUG, with tracing, and when botocore's validator repeats a password."""
+"""Invariant 5 at DEBUG, with tracing, on refusals near a secret, and when botocore's validator
+repeats a password."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ def test_no_leak_at_debug_with_tracing_or_from_botocore_validation(
 ) -> None:
     results = list(run_leak_cases(sandbox))
     reliability_results.results += results
-    assert len(results) == 4
+    assert len(results) == 8
     assert [f"{r.name}: {r.detail}" for r in results if not r.ok] == []
 
 

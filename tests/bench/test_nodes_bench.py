@@ -1,5 +1,5 @@
 """The every-node benchmark's helpers: the delay line, the AUTH bytes, the alternation, the
-hand-built cluster and the verdicts. No socket is opened and no timing is asserted."""
+servers' start and the verdicts. No socket is opened and no timing is asserted."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from bench import node_topology
+from bench import fleet
 from bench.delay_proxy import DelayProxy
 from bench.figures import node_figures, node_rotation_figures
-from bench.node_topology import ACL, CLUSTER, cluster_description
 from bench.nodes import alternate, auth_command
 from sandbox.redis_server import RedisServerError
 
@@ -120,29 +119,6 @@ def test_alternate_warms_up_both_then_swaps_which_goes_first() -> None:
     assert order == ["a", "b", "a", "b", "b", "a", "a", "b"]
     assert [s["name"] for s in first] == ["a"] * 3
     assert [s["name"] for s in second] == ["b"] * 3
-
-
-# -- the hand-built cluster -------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    host: str
-    port: int
-
-
-def test_a_cluster_of_five_nodes_is_two_full_shards_and_a_primary_alone() -> None:
-    servers = [Server("localhost", 7000 + i) for i in range(5)]
-    cluster = cluster_description(servers, account="123456789012", region="us-east-1")
-    assert cluster["Name"] == CLUSTER
-    assert cluster["ACLName"] == ACL
-    assert cluster["TLSEnabled"] is True
-    assert cluster["ClusterEndpoint"] == {"Address": "localhost", "Port": 7000}
-    assert [len(shard["Nodes"]) for shard in cluster["Shards"]] == [2, 2, 1]
-    ports = [node["Endpoint"]["Port"] for s in cluster["Shards"] for node in s["Nodes"]]
-    assert ports == [7000, 7001, 7002, 7003, 7004]
-    names = [node["Name"] for s in cluster["Shards"] for node in s["Nodes"]]
-    assert len(set(names)) == 5
 
 
 # -- verdicts ---------------------------------------------------------------------------------
@@ -300,7 +276,7 @@ class FlakyServer:
 
 @pytest.fixture
 def flaky(monkeypatch: pytest.MonkeyPatch) -> type[FlakyServer]:
-    monkeypatch.setattr(node_topology, "RedisServer", FlakyServer)
+    monkeypatch.setattr(fleet, "RedisServer", FlakyServer)
     FlakyServer.made = []
     return FlakyServer
 
@@ -309,7 +285,7 @@ def test_a_server_whose_port_was_taken_is_started_again_on_another(
     flaky: type[FlakyServer],
 ) -> None:
     flaky.fails = 2
-    with node_topology.running_servers(1, tls=None) as servers:  # type: ignore[arg-type]
+    with fleet.running_servers(1, tls=None) as servers:  # type: ignore[arg-type]
         assert len(servers) == 1
         assert servers[0].started  # type: ignore[attr-defined]
     assert len(flaky.made) == 3
@@ -322,8 +298,8 @@ def test_servers_that_never_start_fail_after_the_last_attempt_and_are_all_stoppe
     flaky.fails = 1000
     with (
         pytest.raises(RedisServerError),
-        node_topology.running_servers(2, tls=None),  # type: ignore[arg-type]
+        fleet.running_servers(2, tls=None),  # type: ignore[arg-type]
     ):
         pass
-    assert len(flaky.made) == 2 * node_topology.START_ATTEMPTS
+    assert len(flaky.made) == 2 * fleet.START_ATTEMPTS
     assert all(server.stopped for server in flaky.made)

@@ -1,12 +1,14 @@
 """The house keeps its promises: the docs' links resolve inside the repository, nothing points
-outside it, nothing deployed imports a test or tool room, and `make help` knows every target the
-docs tell a reader to run."""
+outside it, nothing deployed imports a test or tool room, `make help` knows every target the
+docs tell a reader to run, and the folder markers select what they say."""
 
 from __future__ import annotations
 
 import ast
 import re
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -148,3 +150,88 @@ def test_make_help_lists_every_target_the_docs_mention() -> None:
 
     assert {"demo", "test", "build", "lock", "clean"} <= mentioned
     assert mentioned - helped == set()
+
+
+def _deselected(marker: str, *folders: str) -> int:
+    """How many tests of `folders` the marker expression deselects; fails if it selects any."""
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", marker, *folders],
+        cwd=ROOT,
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=300,
+    )
+    selected = [line for line in run.stdout.splitlines() if "::" in line]
+    assert selected == [], f"-m '{marker}' selects {len(selected)} in {folders}: {selected[:3]}"
+    found = re.search(r"no tests collected \((\d+) deselected\)", run.stdout)
+    assert found is not None, run.stdout[-500:] + run.stderr[-500:]
+    return int(found.group(1))
+
+
+def test_every_test_that_talks_to_moto_and_redis_is_marked_integration() -> None:
+    assert _deselected("not integration", "tests/integration", "tests/reliability") > 150
+
+
+def test_every_unit_test_is_marked_unit_and_none_integration() -> None:
+    assert _deselected("integration or not unit", "tests/unit") > 150
+
+
+def test_make_test_without_redis_server_says_to_run_system_packages() -> None:
+    make = shutil.which("make")
+    assert make is not None
+    # No PATH: no redis-server (nor python, nor apt-get), so nothing past the check could run.
+    run = subprocess.run(
+        [make, "--no-print-directory", "test"],
+        cwd=ROOT,
+        env={"PATH": "/nonexistent"},
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=60,
+    )
+
+    assert run.returncode != 0
+    ours = [line for line in run.stderr.splitlines() if not line.startswith("make: ***")]
+    assert ours == [
+        "redis-server is not installed: run `make system-packages` (apt-get, as root or with sudo)"
+    ]
+    assert run.stdout == ""
+
+
+def test_no_test_run_installs_system_packages() -> None:
+    listed = subprocess.run(
+        ["make", "--no-print-directory", "-n", "-B", "install"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout
+
+    assert "apt-get" not in listed
+
+
+def test_pre_commit_runs_only_local_tools_and_ci_runs_it() -> None:
+    import yaml  # type: ignore[import-untyped]
+
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
+
+    assert [repo["repo"] for repo in config["repos"]] == ["local"]
+    assert set(hooks) == {"ruff-check", "ruff-format", "cfn-lint", "detect-secrets"}
+    assert {hook["language"] for hook in hooks.values()} == {"system"}
+    for hook in hooks.values():
+        tool = next(word for word in hook["entry"].split() if ".venv/bin/" in word)
+        assert (ROOT / tool.strip("'")).exists(), tool
+    assert "--baseline" in hooks["detect-secrets"]["entry"]
+    assert (ROOT / ".secrets.baseline").is_file()
+    extra = subprocess.run(
+        ["make", "--no-print-directory", "-p", "-n", "help"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout
+    found = re.search(r"(?m)^TEST_EXTRA_TARGETS :?= (.*)$", extra)
+    assert found is not None
+    assert "pre-commit" in found.group(1).split()

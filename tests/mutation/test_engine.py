@@ -1,13 +1,15 @@
-"""tools/mutants.py finds each mutant by its pattern inside one function, or says it is stale."""
+"""The mutation engine finds each mutant by its pattern inside one function, or says it is stale;
+the catalogue loader refuses an entry it cannot read, naming it."""
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from tools import mutants
+from tests.mutation import mutants
 
 SOURCE = textwrap.dedent(
     """\
@@ -75,3 +77,44 @@ def test_a_mutant_that_no_longer_applies_is_stale(
 
     assert says in applied.problem
     assert applied.source == ""
+
+
+def _catalogue(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "catalogue.toml"
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+ENTRY = """
+    [[mutant]]
+    id = "a"
+    area = "guard"
+    path = "mod.py"
+    function = "swap"
+    find = "first = a"
+    replace = "first = b"
+    what = "swap the wrong way"
+"""
+
+
+def test_the_catalogue_is_read_in_file_order(tmp_path: Path) -> None:
+    path = _catalogue(tmp_path, ENTRY + ENTRY.replace('id = "a"', 'id = "b"'))
+
+    assert [mu.id for mu in mutants.load_catalogue(path)] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (ENTRY + ENTRY, "mutant 2 (a): the id is used twice"),
+        (ENTRY.replace('    what = "swap the wrong way"\n', ""), "missing ['what']"),
+        (ENTRY + '    why = "typo for what"\n', "unknown ['why']"),
+        (ENTRY.replace('"swap the wrong way"', "3"), "every value is a string"),
+        ("[[other]]\n", "no [[mutant]] entries"),
+    ],
+)
+def test_a_catalogue_entry_that_cannot_be_read_is_named(
+    tmp_path: Path, body: str, says: str
+) -> None:
+    with pytest.raises(mutants.CatalogueError, match=re.escape(says)):
+        mutants.load_catalogue(_catalogue(tmp_path, body))
