@@ -6,8 +6,6 @@ must not depend on where the pieces break.
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -121,32 +119,6 @@ def test_a_line_without_end_is_cut_off_at_the_limit() -> None:
 def test_two_replies_read_at_once_are_no_verdict() -> None:
     with pytest.raises(ReplyError, match="more than one reply"):
         parse_auth_reply(TWO_REPLIES)
-
-
-def test_bytes_left_after_a_reply_put_the_connection_out_of_step() -> None:
-    # The first reply arrived whole, the second after it: the verdict stands, and the next AUTH
-    # on this connection must not read the leftover as its answer.
-    ours, node = socket.socketpair()
-    try:
-        connection = _Connection(ours)  # type: ignore[arg-type]
-        node.sendall(b"+OK\r\n")
-        assert connection.auth(b"AUTH")
-        assert not connection.stale()
-        node.sendall(b"+OK\r\n")
-        assert connection.stale()
-        node.recv(100)
-    finally:
-        ours.close()
-        node.close()
-
-
-def test_a_peer_that_closed_leaves_the_connection_stale() -> None:
-    ours, node = socket.socketpair()
-    try:
-        node.close()
-        assert _Connection(ours).stale()  # type: ignore[arg-type]
-    finally:
-        ours.close()
 
 
 def test_the_connection_never_reads_past_the_limit() -> None:
