@@ -167,6 +167,17 @@ def rotate(
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds --follow waits at most.", min=1)
     ] = 1800.0,
+    retry_wait: Annotated[
+        float,
+        typer.Option(
+            "--retry-wait",
+            help="Seconds --follow waits after a failed step for Secrets Manager's retry (it "
+            "retries a failed rotation, at intervals it does not document): when the function "
+            "logs nothing more for the rotation in that time and its version still holds "
+            "AWSPENDING, the rotation counts as failed. A refusal ends it at once.",
+            min=0,
+        ),
+    ] = 300.0,
     resume: Annotated[
         bool,
         typer.Option(
@@ -177,13 +188,24 @@ def rotate(
         ),
     ] = False,
 ) -> None:
-    """Start a rotation (RotateSecret); with --follow, watch it to the end."""
+    """Start a rotation (RotateSecret); with --follow, watch it to the end.
+
+    --follow ends when the rotation ends: succeeded (exit 0); failed (exit 1) on a refusal at
+    once, or on a failure that no retry follows within --retry-wait; abandoned (exit 1) when
+    its version loses AWSPENDING without becoming AWSCURRENT; or at --timeout (exit 1).
+    """
     from memorydb_rotation_cli import rotate as rotate_command
 
     def body(out: Output) -> int:
         aws = Aws.from_chain(profile=profile, region=region)
         doc = rotate_command.run(
-            aws, secret, follow=follow, timeout=timeout, out=out, resume=resume
+            aws,
+            secret,
+            follow=follow,
+            timeout=timeout,
+            out=out,
+            resume=resume,
+            retry_wait=retry_wait,
         )
         _emit(out, doc, rotate_command.render)
         return int(doc["exit_code"])

@@ -19,6 +19,7 @@ import pytest
 from memorydb_rotation_cli.aws import fingerprint
 from sandbox.sandbox import new_password
 from sandbox.server import ServedSandbox
+from sandbox.tls import independent_tls_files
 from tests.cli.conftest import Cli, Seeded, seed
 
 pytestmark = pytest.mark.integration
@@ -93,6 +94,27 @@ def test_failed_step_exits_1_with_the_step_and_reason_from_the_log(
     assert (code, repair["verdict"]["code"]) == (1, "manual")
     assert repair["findings"][0]["manual_steps"]
     assert served.sandbox.view(seeded.arn).version_with("AWSPENDING") is not None
+
+
+def test_follow_ends_on_a_transient_failure_that_no_retry_follows(
+    cli: Cli, served: ServedSandbox, tmp_path: Path
+) -> None:
+    # The function trusts another CA than the nodes': every step that connects fails with
+    # ClusterUnreachableError (transient, so Secrets Manager retries); the sandbox's service
+    # stops after its attempts, and the follow ends after the retry wait, not at --timeout.
+    other_ca = independent_tls_files(tmp_path).ca_cert
+    served.deploy_function("other-ca", environment={"CA_BUNDLE_PATH": str(other_ca)})
+    seeded = seed(served, function="other-ca")
+    code, doc = cli.json("rotate", seeded.arn, "--follow", "--timeout", "600", "--retry-wait", "3")
+    assert code == 1
+    assert (doc["result"], doc["failed_step"]) == ("failed", "createSecret")
+    assert (doc["error"], doc["retry_wait"]) == ("ClusterUnreachableError", 3)
+    assert "no retry logged within 3 s" in doc["verdict"]["message"]
+    failures = [e for e in doc["events"] if e["kind"] == "step" and "failed" in e["detail"]]
+    assert len(failures) == served.step_attempts
+    text = cli("rotate", "--help").stdout
+    assert "--retry-wait" in text
+    assert "does not document" in text
 
 
 def test_stale_pending_is_removed_only_with_apply(cli: Cli, served: ServedSandbox) -> None:
