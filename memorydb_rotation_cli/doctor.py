@@ -12,7 +12,7 @@ and why). A check never passes when it could not look. The AWS calls, per check:
 | rotation-function | (DescribeSecret) |
 | function-settings, function-timeout | lambda GetFunctionConfiguration |
 | network-cluster-port | ec2 DescribeSubnets, DescribeSecurityGroups (+ memorydb DescribeClusters) |
-| network-aws-apis | ec2 DescribeVpcEndpoints, DescribeRouteTables |
+| network-aws-apis | ec2 DescribeVpcEndpoints, DescribeRouteTables (+ Scheduler's, drop-after) |
 | role-permissions | iam SimulatePrincipalPolicy |
 | kms-key | kms DescribeKey, GetKeyPolicy; iam SimulatePrincipalPolicy |
 | secret-resource-policy | secretsmanager GetResourcePolicy |
@@ -29,7 +29,8 @@ from typing import Any
 
 from memorydb_rotation_cli.aws import aws_errors, describe_failure
 from memorydb_rotation_cli.state import Function, Inspection, Inspector, function_name
-from rotation.adapters.memorydb import OWNER_TAG
+from rotation.adapters.memorydb import CLAIM_TAG_PREFIX, OWNER_TAG
+from rotation.adapters.scheduler import schedule_name
 from rotation.errors import RotationError
 from rotation.models import AWSCURRENT, Credentials
 
@@ -48,7 +49,12 @@ USER_ACTIONS = (
     "memorydb:UpdateUser",
     "memorydb:ListTags",
     "memorydb:TagResource",
+    "memorydb:UntagResource",
 )
+# Under drop-after the function schedules the drop (rotation/adapters/scheduler.py) and passes
+# the scheduler's role to EventBridge Scheduler.
+SCHEDULE_ACTIONS = ("scheduler:CreateSchedule",)
+PASS_ROLE_ACTIONS = ("iam:PassRole",)
 TOPOLOGY_ACTIONS = ("memorydb:DescribeACLs", "memorydb:DescribeClusters")
 # Reading every rotated secret's value to find duplicates is bounded.
 MAX_SECRETS_COMPARED = 200
@@ -123,7 +129,7 @@ class Doctor:
             ("function-settings", "the function's settings allow the user", self.function_settings),
             ("function-timeout", "the function's timeout covers its waits", self.function_timeout),
             ("network-cluster-port", "the function reaches the cluster port", self.network_port),
-            ("network-aws-apis", "the function reaches the two AWS APIs", self.network_apis),
+            ("network-aws-apis", "the function reaches the AWS APIs it calls", self.network_apis),
             ("role-permissions", "the role may make every call", self.role_permissions),
             ("kms-key", "the role may decrypt the secret's key", self.kms_key),
             ("secret-resource-policy", "who may write versions is limited", self.resource_policy),
@@ -453,9 +459,13 @@ class Doctor:
             f"com.amazonaws.{region}.memory-db": "MemoryDB",
             f"com.amazonaws.{region}.memorydb": "MemoryDB",
         }
+        needed = {"Secrets Manager", "MemoryDB"}
+        if self._drop_target() is not None:
+            wanted[f"com.amazonaws.{region}.scheduler"] = "EventBridge Scheduler"
+            needed.add("EventBridge Scheduler")
         reached = {label for service, label in wanted.items() if service in private}
-        if {"Secrets Manager", "MemoryDB"} <= reached:
-            return _pass("interface endpoints with private DNS for Secrets Manager and MemoryDB")
+        if needed <= reached:
+            return _pass("interface endpoints with private DNS for " + ", ".join(sorted(needed)))
         tables = _call(
             "DescribeRouteTables",
             ec2.describe_route_tables,
@@ -463,12 +473,17 @@ class Doctor:
         )["RouteTables"]
         if all(_nat_route(_table_for(tables, subnet)) for subnet in subnets):
             return _pass("every subnet of the function routes 0.0.0.0/0 to a NAT gateway")
-        missing = sorted({"Secrets Manager", "MemoryDB"} - reached)
+        missing = sorted(needed - reached)
+        scheduler = (
+            ", com.amazonaws.REGION.scheduler (drop-after)"
+            if "EventBridge Scheduler" in needed
+            else ""
+        )
         return _fail(
             f"no interface endpoint for {', '.join(missing)} and no NAT route from every subnet",
-            "create interface endpoints com.amazonaws.REGION.secretsmanager and the MemoryDB "
-            "API's (private DNS on) in the function's VPC, or route the subnets through a NAT "
-            "gateway",
+            "create interface endpoints com.amazonaws.REGION.secretsmanager, the MemoryDB "
+            f"API's{scheduler} (private DNS on) in the function's VPC, or route the subnets "
+            "through a NAT gateway",
         )
 
     # -- permissions --------------------------------------------------------------------------
@@ -506,15 +521,17 @@ class Doctor:
         if user is None:
             raise CannotCheckError("there is no such user")
         denied = self._simulate(SECRET_ACTIONS, [secret.arn], None)
-        # TagResource writes the owner tag, and only that key (the template's condition).
+        # TagResource and UntagResource touch the owner tag and the claim tags, and only those
+        # keys (the template's condition): a claim key as the function names it.
         tag_keys = [
             {
                 "ContextKeyName": "aws:TagKeys",
-                "ContextKeyValues": [OWNER_TAG],
+                "ContextKeyValues": [OWNER_TAG, f"{CLAIM_TAG_PREFIX}{0:020d}"],
                 "ContextKeyType": "stringList",
             }
         ]
         denied += self._simulate(USER_ACTIONS, [user.arn], tag_keys)
+        denied += self._schedule_permissions(user.arn.split(":")[4])
         topology = self.inspection.topology
         if topology is not None:
             prefix = user.arn.rsplit(":", 1)[0]
@@ -530,6 +547,34 @@ class Doctor:
                 "RotatableUsers (the role is scoped to both)",
             )
         return _pass("every call the function makes on this secret and user is allowed")
+
+    def _drop_target(self) -> tuple[str, str] | None:
+        """(schedule group, scheduler role) when the function runs drop-after, else None."""
+        try:
+            target: tuple[str, str] | None = self._settings().schedule_target
+        except RotationError as exc:
+            raise CannotCheckError(f"the settings are invalid: {exc}") from None
+        return target
+
+    def _schedule_permissions(self, account: str) -> list[str]:
+        target = self._drop_target()
+        if target is None:
+            return []
+        group, scheduler_role = target
+        schedule = (
+            f"arn:aws:scheduler:{self.aws.region}:{account}:schedule/{group}/"
+            f"{schedule_name('secret', 'token')}"
+        )
+        passed_to = [
+            {
+                "ContextKeyName": "iam:PassedToService",
+                "ContextKeyValues": ["scheduler.amazonaws.com"],
+                "ContextKeyType": "string",
+            }
+        ]
+        return self._simulate(SCHEDULE_ACTIONS, [schedule], None) + self._simulate(
+            PASS_ROLE_ACTIONS, [scheduler_role], passed_to
+        )
 
     def kms_key(self) -> Check:
         key_id = self.inspection.secret.kms_key_id
