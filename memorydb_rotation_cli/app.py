@@ -267,13 +267,27 @@ def doctor(
     json_: JsonOpt = False,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
+    ca_bundle: CaOpt = None,
+    connect_timeout: TimeoutOpt = 5.0,
 ) -> None:
-    """Read-only pre-flight checklist, with a fix for every failure."""
+    """Read-only pre-flight checklist, one line per check, with a fix for every failure.
+
+    Runs before the function is deployed too: the checks that need it say "not deployed yet"
+    (not a pass) and the verdict is ready-to-deploy (exit 0) when everything else passes.
+    """
     from memorydb_rotation_cli import doctor as doctor_command
+    from memorydb_rotation_cli import status as status_command
 
     def body(out: Output) -> int:
         inspector = _inspector(profile, region)
-        doc = doctor_command.run(inspector, secret, function=function)
+        verifier = status_command.make_verifier(ca_bundle, connect_timeout)
+        doc = doctor_command.run(
+            inspector,
+            secret,
+            function=function,
+            verifier=verifier,
+            connect_timeout=connect_timeout,
+        )
         _emit(out, doc, render.doctor)
         return int(doc["exit_code"])
 

@@ -1,7 +1,10 @@
 """`doctor`: a read-only pre-flight checklist for one secret and its rotation function.
 
-Each check answers pass, fail (with the fix) or cannot-check (with the call that could not be made
-and why). A check never passes when it could not look. The AWS calls, per check:
+Each check answers pass, fail (with the fix), cannot-check (with the call that could not be made
+and why) or not-deployed (it needs the rotation function, which does not exist yet). A check never
+passes when it could not look. Before the first deployment doctor is a pre-flight: the checks of
+the secret, the user, its clusters and nodes run; the function's say not-deployed. The AWS
+calls, per check:
 
 | check | calls |
 | --- | --- |
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +38,8 @@ from rotation.adapters.scheduler import schedule_name
 from rotation.errors import RotationError
 from rotation.models import AWSCURRENT, Credentials
 
-PASS, FAIL, CANNOT = "pass", "fail", "cannot-check"
+PASS, FAIL, CANNOT, NOT_DEPLOYED = "pass", "fail", "cannot-check", "not-deployed"
+RESULTS = (PASS, FAIL, CANNOT, NOT_DEPLOYED)
 
 # What the function calls on the secret and the user (rotation/adapters/*), checked with
 # iam:SimulatePrincipalPolicy against the function's role.
@@ -82,6 +87,10 @@ class CannotCheckError(Exception):
     """A read the check needs was refused or failed; the message says which and why."""
 
 
+class NotDeployedError(Exception):
+    """The check needs the rotation function, and there is none yet."""
+
+
 def _call(what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
 
     try:
@@ -91,13 +100,24 @@ def _call(what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
 
 
 class Doctor:
-    def __init__(self, inspector: Inspector, inspection: Inspection, function_arg: str | None):
+    def __init__(
+        self,
+        inspector: Inspector,
+        inspection: Inspection,
+        function_arg: str | None,
+        *,
+        verifier: Any = None,
+        connect_timeout: float = 5.0,
+    ):
         self.inspector = inspector
         self.aws = inspector.aws
         self.inspection = inspection
         self.function_arg = function_arg
+        self.verifier = verifier
+        self.connect_timeout = connect_timeout
         self.function: Function | None = None
         self.function_problem: str | None = None
+        self.function_missing = False
 
     # -- the whole checklist ----------------------------------------------------------------------
 
@@ -110,8 +130,10 @@ class Doctor:
             self.function = self.inspector.function(target, unknown)
             if unknown:
                 self.function_problem = unknown[0].why
+                self.function_missing = unknown[0].missing
         else:
             self.function_problem = "no function given and none attached to the secret"
+            self.function_missing = True
 
     def checks(self, only: Iterable[str] | None = None) -> list[Check]:
         """Every check in order (or only those named), each pass, fail or cannot-check."""
@@ -124,6 +146,7 @@ class Doctor:
             ("user-not-default", "the user is not 'default'", self.user_not_default),
             ("user-clusters", "the user is in an ACL with clusters", self.user_clusters),
             ("secret-host", "the secret's host is one of the user's clusters", self.secret_host),
+            ("current-on-nodes", "AWSCURRENT authenticates on every node", self.current_on_nodes),
             ("one-secret-per-user", "one secret per user", self.one_secret_per_user),
             ("rotation-function", "rotation points at the function", self.rotation_function),
             ("function-settings", "the function's settings allow the user", self.function_settings),
@@ -143,6 +166,8 @@ class Doctor:
                 check = run()
             except CannotCheckError as exc:
                 check = Check(check_id, title, CANNOT, str(exc))
+            except NotDeployedError as exc:
+                check = Check(check_id, title, NOT_DEPLOYED, f"not deployed yet: {exc}")
             results.append(Check(check_id, title, check.result, check.detail, check.fix))
         return results
 
@@ -245,6 +270,39 @@ class Doctor:
             + ", ".join(f"{c.endpoint.host}:{c.endpoint.port}" for c in topology.clusters),
         )
 
+    def current_on_nodes(self) -> Check:
+        """createSecret's first proof: the AWSCURRENT password authenticates as the user on every
+        node MemoryDB names. A secret that does not hold the user's password is the commonest
+        reason a first rotation is refused."""
+        from rotation.proof import prove
+
+        current, topology = self.current, self.inspection.topology
+        if current is None or topology is None:
+            raise CannotCheckError("needs the secret's document and the user's clusters")
+        if self.verifier is None:
+            raise CannotCheckError("no connection to the nodes was asked for")
+        proof = prove(
+            self.verifier,
+            topology.nodes,
+            current.username,
+            current.password,
+            seconds=self.connect_timeout,
+            clock=time.monotonic,
+        )
+        if proof.rejected:
+            return _fail(
+                f"AWSCURRENT is {proof.describe()}",
+                "store the user's actual password as AWSCURRENT (aws secretsmanager "
+                "put-secret-value), or set the user's password to AWSCURRENT's (aws memorydb "
+                "update-user --authentication-mode)",
+            )
+        if proof.unreachable:
+            raise CannotCheckError(
+                f"{proof.describe()}; run doctor where the nodes are reachable (the function's "
+                "VPC) or pass --ca-bundle"
+            )
+        return _pass(f"AWSCURRENT is {proof.describe()}")
+
     def one_secret_per_user(self) -> Check:
         current = self.current
         if current is None:
@@ -297,12 +355,23 @@ class Doctor:
 
     def _function(self) -> Function:
         if self.function is None:
+            if self.function_missing:
+                raise NotDeployedError(self.function_problem or "no rotation function")
             raise CannotCheckError(self.function_problem or "the function could not be read")
         return self.function
 
     def rotation_function(self) -> Check:
         secret = self.inspection.secret
-        if not secret.rotation_enabled or not secret.function_arn:
+        attached = secret.rotation_enabled and secret.function_arn
+        if attached and self.function is None and self.function_missing:
+            return _fail(
+                f"rotation runs {secret.function_arn}, which does not exist",
+                "deploy the function, or attach the deployed one with aws secretsmanager "
+                "rotate-secret --rotation-lambda-arn",
+            )
+        if not attached and self.function is None and self.function_missing:
+            raise NotDeployedError("the deployment enables rotation on the secret")
+        if not attached or secret.function_arn is None:
             return _fail(
                 "rotation is not enabled on the secret",
                 f"aws secretsmanager rotate-secret --secret-id {secret.name} "
@@ -742,16 +811,31 @@ def _key_policy_admits(policy: dict[str, Any], account: str, role: str | None) -
     return False
 
 
-def run(inspector: Inspector, secret_id: str, *, function: str | None) -> dict[str, Any]:
+def run(
+    inspector: Inspector,
+    secret_id: str,
+    *,
+    function: str | None,
+    verifier: Any = None,
+    connect_timeout: float = 5.0,
+) -> dict[str, Any]:
     inspection = inspector.inspect(secret_id, function=False)
-    checks = Doctor(inspector, inspection, function).checks()
-    summary = {kind: sum(1 for c in checks if c.result == kind) for kind in (PASS, FAIL, CANNOT)}
+    checks = Doctor(
+        inspector, inspection, function, verifier=verifier, connect_timeout=connect_timeout
+    ).checks()
+    summary = {kind: sum(1 for c in checks if c.result == kind) for kind in RESULTS}
     if summary[FAIL]:
-        code, verdict = 1, f"{summary[FAIL]} check(s) failed"
+        code, name, verdict = 1, "fail", f"{summary[FAIL]} check(s) failed"
     elif summary[CANNOT]:
-        code, verdict = 2, f"{summary[CANNOT]} check(s) could not be made"
+        code, name, verdict = 2, "incomplete", f"{summary[CANNOT]} check(s) could not be made"
+    elif summary[NOT_DEPLOYED]:
+        code, name = 0, "ready-to-deploy"
+        verdict = (
+            f"every check that can run before deployment passed; {summary[NOT_DEPLOYED]} "
+            "wait for the function"
+        )
     else:
-        code, verdict = 0, "every check passed"
+        code, name, verdict = 0, "ok", "every check passed"
     return {
         "command": "doctor",
         "secret": inspection.secret.arn,
@@ -759,9 +843,13 @@ def run(inspector: Inspector, secret_id: str, *, function: str | None) -> dict[s
         "checks": [c.to_json() for c in checks],
         "summary": summary,
         "verdict": {
-            "code": "ok" if code == 0 else ("fail" if code == 1 else "incomplete"),
+            "code": name,
             "message": verdict,
-            "next": None,
+            "next": (
+                "deploy, then run memorydb-rotation doctor again"
+                if name == "ready-to-deploy"
+                else None
+            ),
         },
         "exit_code": code,
     }

@@ -44,6 +44,8 @@ class Unknown:
 
     what: str
     why: str
+    missing: bool = False
+    """The thing looked for does not exist (ResourceNotFound), as opposed to a refused read."""
 
     def to_json(self) -> dict[str, str]:
         return {"what": self.what, "why": self.why}
@@ -307,8 +309,13 @@ class Inspector:
         try:
             config = self.aws.client("lambda").get_function_configuration(FunctionName=arn)
         except aws_errors() as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
             unknown.append(
-                Unknown("the rotation function", describe_failure(exc, "GetFunctionConfiguration"))
+                Unknown(
+                    "the rotation function",
+                    describe_failure(exc, "GetFunctionConfiguration"),
+                    missing=code == "ResourceNotFoundException",
+                )
             )
             return None
         name = config.get("FunctionName", function_name(arn))
