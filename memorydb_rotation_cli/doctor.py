@@ -504,13 +504,13 @@ class Doctor:
         placement = self._vpc()
         if placement is None:
             return _pass("the function is outside a VPC: it reaches the public AWS APIs")
-        vpc_id, subnets, _groups = placement
+        _reported_vpc, subnets, _groups = placement
         ec2 = self.aws.client("ec2")
         region = self.aws.region
-        if not vpc_id:
-            vpc_id = _call("DescribeSubnets", ec2.describe_subnets, SubnetIds=subnets)["Subnets"][
-                0
-            ]["VpcId"]
+        # The VPC of the subnets the function's network interfaces are in, as EC2 says: the
+        # endpoints and routes that count are that VPC's.
+        described = _call("DescribeSubnets", ec2.describe_subnets, SubnetIds=subnets)["Subnets"]
+        vpc_id = str(described[0]["VpcId"])
         endpoints = _call(
             "DescribeVpcEndpoints",
             ec2.describe_vpc_endpoints,
@@ -718,6 +718,10 @@ class Doctor:
             Namespace="AWS/Lambda",
             Dimensions=[{"Name": "FunctionName", "Value": function.name}],
         )["MetricAlarms"]
+        # Each alarm's own Dimensions decide: an alarm on another function's Errors says nothing
+        # about this one's, whatever filter the answer was given.
+        mine = {"Name": "FunctionName", "Value": function.name}
+        alarms = [a for a in alarms if a.get("Dimensions") == [mine]]
         alarms += _call(
             "DescribeAlarmsForMetric",
             cloudwatch.describe_alarms_for_metric,

@@ -354,6 +354,11 @@ def test_a_function_outside_a_vpc_cannot_reach_the_cluster(stubs: Stubs) -> None
 
 def _endpoints(stubs: Stubs, services: list[str]) -> None:
     stubs("ec2").add_response(
+        "describe_subnets",
+        {"Subnets": [{"SubnetId": "subnet-1", "CidrBlock": "10.0.1.0/24", "VpcId": "vpc-1"}]},
+        {"SubnetIds": ["subnet-1"]},
+    )
+    stubs("ec2").add_response(
         "describe_vpc_endpoints",
         {
             "VpcEndpoints": [
@@ -431,9 +436,19 @@ def _alarms(stubs: Stubs, errors: list[dict[str, Any]], steps: list[dict[str, An
     )
 
 
+MINE = [{"Name": "FunctionName", "Value": "rotation"}]
+
+
 def test_failure_alarm_found(stubs: Stubs) -> None:
-    _alarms(stubs, [{"AlarmName": "stack-FunctionErrors", "ActionsEnabled": True}], [])
+    found = {"AlarmName": "stack-FunctionErrors", "ActionsEnabled": True, "Dimensions": MINE}
+    _alarms(stubs, [found], [])
     assert doctor(stubs, inspection()).failure_alarm().result == PASS
+
+
+def test_an_alarm_on_another_functions_errors_does_not_count(stubs: Stubs) -> None:
+    other = [{"Name": "FunctionName", "Value": "another"}]
+    _alarms(stubs, [{"AlarmName": "other", "ActionsEnabled": True, "Dimensions": other}], [])
+    assert doctor(stubs, inspection()).failure_alarm().result == FAIL
 
 
 def test_no_failure_alarm_or_only_disabled_ones_fails(stubs: Stubs) -> None:
