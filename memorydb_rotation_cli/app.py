@@ -294,6 +294,27 @@ def doctor(
     _run("doctor", json_, body)
 
 
+@app.command()
+def history(
+    secret: SecretArg,
+    days: Annotated[
+        float, typer.Option("--days", help="How far back to read the function's log.", min=0)
+    ] = 30.0,
+    json_: JsonOpt = False,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+) -> None:
+    """The secret's rotations from the function's log group: when, outcome, which step failed."""
+    from memorydb_rotation_cli import history as history_command
+
+    def body(out: Output) -> int:
+        doc = history_command.run(_inspector(profile, region), secret, days=days)
+        _emit(out, doc, history_command.render)
+        return int(doc["exit_code"])
+
+    _run("history", json_, body)
+
+
 def _emit(out: Output, doc: dict[str, Any], text: Callable[[Output, dict[str, Any]], None]) -> None:
     if out.json_mode:
         out.document(doc)

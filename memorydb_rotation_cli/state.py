@@ -201,6 +201,21 @@ class StepLine:
             at=at,
         )
 
+    @classmethod
+    def parse_any(cls, message: str, timestamp_ms: int | None) -> tuple[str, str, StepLine] | None:
+        """(secret_arn, token, the line) for any step line, whatever its token."""
+        try:
+            line = json.loads(message)
+        except ValueError:
+            return None
+        if not isinstance(line, dict):
+            return None
+        token, secret_arn = line.get("token"), line.get("secret_arn")
+        if not isinstance(token, str) or not isinstance(secret_arn, str):
+            return None
+        parsed = cls.parse(message, timestamp_ms, token)
+        return (secret_arn, token, parsed) if parsed is not None else None
+
 
 def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
