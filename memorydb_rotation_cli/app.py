@@ -1,7 +1,7 @@
-"""The `memorydb-rotation` console script: status, rotate, repair, doctor.
+"""The `memorydb-rotation` console script: status, rotate, repair, doctor, history.
 
 Exit codes: 0 healthy / done; 1 a problem found or the action failed; 2 usage or access errors.
-`--json` prints one JSON document on stdout and nothing else there (schemas: docs/operate.md).
+`--json` prints one JSON document on stdout and nothing else there (docs/cli.md).
 """
 
 from __future__ import annotations
