@@ -1,7 +1,7 @@
-"""The `memorydb-rotation` console script: status, rotate, repair, doctor.
+"""The `memorydb-rotation` console script: status, rotate, repair, doctor, history.
 
 Exit codes: 0 healthy / done; 1 a problem found or the action failed; 2 usage or access errors.
-`--json` prints one JSON document on stdout and nothing else there (schemas: docs/operate.md).
+`--json` prints one JSON document on stdout and nothing else there (docs/cli.md).
 """
 
 from __future__ import annotations
@@ -167,6 +167,17 @@ def rotate(
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds --follow waits at most.", min=1)
     ] = 1800.0,
+    retry_wait: Annotated[
+        float,
+        typer.Option(
+            "--retry-wait",
+            help="Seconds --follow waits after a failed step for Secrets Manager's retry (it "
+            "retries a failed rotation, at intervals it does not document): when the function "
+            "logs nothing more for the rotation in that time and its version still holds "
+            "AWSPENDING, the rotation counts as failed. A refusal ends it at once.",
+            min=0,
+        ),
+    ] = 300.0,
     resume: Annotated[
         bool,
         typer.Option(
@@ -177,13 +188,24 @@ def rotate(
         ),
     ] = False,
 ) -> None:
-    """Start a rotation (RotateSecret); with --follow, watch it to the end."""
+    """Start a rotation (RotateSecret); with --follow, watch it to the end.
+
+    --follow ends when the rotation ends: succeeded (exit 0); failed (exit 1) on a refusal at
+    once, or on a failure that no retry follows within --retry-wait; abandoned (exit 1) when
+    its version loses AWSPENDING without becoming AWSCURRENT; or at --timeout (exit 1).
+    """
     from memorydb_rotation_cli import rotate as rotate_command
 
     def body(out: Output) -> int:
         aws = Aws.from_chain(profile=profile, region=region)
         doc = rotate_command.run(
-            aws, secret, follow=follow, timeout=timeout, out=out, resume=resume
+            aws,
+            secret,
+            follow=follow,
+            timeout=timeout,
+            out=out,
+            resume=resume,
+            retry_wait=retry_wait,
         )
         _emit(out, doc, rotate_command.render)
         return int(doc["exit_code"])
@@ -245,17 +267,52 @@ def doctor(
     json_: JsonOpt = False,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
+    ca_bundle: CaOpt = None,
+    connect_timeout: TimeoutOpt = 5.0,
 ) -> None:
-    """Read-only pre-flight checklist, with a fix for every failure."""
+    """Read-only pre-flight checklist, one line per check, with a fix for every failure.
+
+    Runs before the function is deployed too: the checks that need it say "not deployed yet"
+    (not a pass) and the verdict is ready-to-deploy (exit 0) when everything else passes.
+    """
     from memorydb_rotation_cli import doctor as doctor_command
+    from memorydb_rotation_cli import status as status_command
 
     def body(out: Output) -> int:
         inspector = _inspector(profile, region)
-        doc = doctor_command.run(inspector, secret, function=function)
+        verifier = status_command.make_verifier(ca_bundle, connect_timeout)
+        doc = doctor_command.run(
+            inspector,
+            secret,
+            function=function,
+            verifier=verifier,
+            connect_timeout=connect_timeout,
+        )
         _emit(out, doc, render.doctor)
         return int(doc["exit_code"])
 
     _run("doctor", json_, body)
+
+
+@app.command()
+def history(
+    secret: SecretArg,
+    days: Annotated[
+        float, typer.Option("--days", help="How far back to read the function's log.", min=0)
+    ] = 30.0,
+    json_: JsonOpt = False,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+) -> None:
+    """The secret's rotations from the function's log group: when, outcome, which step failed."""
+    from memorydb_rotation_cli import history as history_command
+
+    def body(out: Output) -> int:
+        doc = history_command.run(_inspector(profile, region), secret, days=days)
+        _emit(out, doc, history_command.render)
+        return int(doc["exit_code"])
+
+    _run("history", json_, body)
 
 
 def _emit(out: Output, doc: dict[str, Any], text: Callable[[Output, dict[str, Any]], None]) -> None:

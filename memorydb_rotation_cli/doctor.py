@@ -1,7 +1,10 @@
 """`doctor`: a read-only pre-flight checklist for one secret and its rotation function.
 
-Each check answers pass, fail (with the fix) or cannot-check (with the call that could not be made
-and why). A check never passes when it could not look. The AWS calls, per check:
+Each check answers pass, fail (with the fix), cannot-check (with the call that could not be made
+and why) or not-deployed (it needs the rotation function, which does not exist yet). A check never
+passes when it could not look. Before the first deployment doctor is a pre-flight: the checks of
+the secret, the user, its clusters and nodes run; the function's say not-deployed. The AWS
+calls, per check:
 
 | check | calls |
 | --- | --- |
@@ -12,7 +15,7 @@ and why). A check never passes when it could not look. The AWS calls, per check:
 | rotation-function | (DescribeSecret) |
 | function-settings, function-timeout | lambda GetFunctionConfiguration |
 | network-cluster-port | ec2 DescribeSubnets, DescribeSecurityGroups (+ memorydb DescribeClusters) |
-| network-aws-apis | ec2 DescribeVpcEndpoints, DescribeRouteTables |
+| network-aws-apis | ec2 DescribeVpcEndpoints, DescribeRouteTables (+ Scheduler's, drop-after) |
 | role-permissions | iam SimulatePrincipalPolicy |
 | kms-key | kms DescribeKey, GetKeyPolicy; iam SimulatePrincipalPolicy |
 | secret-resource-policy | secretsmanager GetResourcePolicy |
@@ -23,17 +26,20 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from memorydb_rotation_cli.aws import aws_errors, describe_failure
 from memorydb_rotation_cli.state import Function, Inspection, Inspector, function_name
-from rotation.adapters.memorydb import OWNER_TAG
+from rotation.adapters.memorydb import CLAIM_TAG_PREFIX, OWNER_TAG
+from rotation.adapters.scheduler import schedule_name
 from rotation.errors import RotationError
 from rotation.models import AWSCURRENT, Credentials
 
-PASS, FAIL, CANNOT = "pass", "fail", "cannot-check"
+PASS, FAIL, CANNOT, NOT_DEPLOYED = "pass", "fail", "cannot-check", "not-deployed"
+RESULTS = (PASS, FAIL, CANNOT, NOT_DEPLOYED)
 
 # What the function calls on the secret and the user (rotation/adapters/*), checked with
 # iam:SimulatePrincipalPolicy against the function's role.
@@ -48,7 +54,12 @@ USER_ACTIONS = (
     "memorydb:UpdateUser",
     "memorydb:ListTags",
     "memorydb:TagResource",
+    "memorydb:UntagResource",
 )
+# Under drop-after the function schedules the drop (rotation/adapters/scheduler.py) and passes
+# the scheduler's role to EventBridge Scheduler.
+SCHEDULE_ACTIONS = ("scheduler:CreateSchedule",)
+PASS_ROLE_ACTIONS = ("iam:PassRole",)
 TOPOLOGY_ACTIONS = ("memorydb:DescribeACLs", "memorydb:DescribeClusters")
 # Reading every rotated secret's value to find duplicates is bounded.
 MAX_SECRETS_COMPARED = 200
@@ -76,6 +87,10 @@ class CannotCheckError(Exception):
     """A read the check needs was refused or failed; the message says which and why."""
 
 
+class NotDeployedError(Exception):
+    """The check needs the rotation function, and there is none yet."""
+
+
 def _call(what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
 
     try:
@@ -85,13 +100,24 @@ def _call(what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
 
 
 class Doctor:
-    def __init__(self, inspector: Inspector, inspection: Inspection, function_arg: str | None):
+    def __init__(
+        self,
+        inspector: Inspector,
+        inspection: Inspection,
+        function_arg: str | None,
+        *,
+        verifier: Any = None,
+        connect_timeout: float = 5.0,
+    ):
         self.inspector = inspector
         self.aws = inspector.aws
         self.inspection = inspection
         self.function_arg = function_arg
+        self.verifier = verifier
+        self.connect_timeout = connect_timeout
         self.function: Function | None = None
         self.function_problem: str | None = None
+        self.function_missing = False
 
     # -- the whole checklist ----------------------------------------------------------------------
 
@@ -104,8 +130,10 @@ class Doctor:
             self.function = self.inspector.function(target, unknown)
             if unknown:
                 self.function_problem = unknown[0].why
+                self.function_missing = unknown[0].missing
         else:
             self.function_problem = "no function given and none attached to the secret"
+            self.function_missing = True
 
     def checks(self, only: Iterable[str] | None = None) -> list[Check]:
         """Every check in order (or only those named), each pass, fail or cannot-check."""
@@ -118,12 +146,13 @@ class Doctor:
             ("user-not-default", "the user is not 'default'", self.user_not_default),
             ("user-clusters", "the user is in an ACL with clusters", self.user_clusters),
             ("secret-host", "the secret's host is one of the user's clusters", self.secret_host),
+            ("current-on-nodes", "AWSCURRENT authenticates on every node", self.current_on_nodes),
             ("one-secret-per-user", "one secret per user", self.one_secret_per_user),
             ("rotation-function", "rotation points at the function", self.rotation_function),
             ("function-settings", "the function's settings allow the user", self.function_settings),
             ("function-timeout", "the function's timeout covers its waits", self.function_timeout),
             ("network-cluster-port", "the function reaches the cluster port", self.network_port),
-            ("network-aws-apis", "the function reaches the two AWS APIs", self.network_apis),
+            ("network-aws-apis", "the function reaches the AWS APIs it calls", self.network_apis),
             ("role-permissions", "the role may make every call", self.role_permissions),
             ("kms-key", "the role may decrypt the secret's key", self.kms_key),
             ("secret-resource-policy", "who may write versions is limited", self.resource_policy),
@@ -137,6 +166,8 @@ class Doctor:
                 check = run()
             except CannotCheckError as exc:
                 check = Check(check_id, title, CANNOT, str(exc))
+            except NotDeployedError as exc:
+                check = Check(check_id, title, NOT_DEPLOYED, f"not deployed yet: {exc}")
             results.append(Check(check_id, title, check.result, check.detail, check.fix))
         return results
 
@@ -239,6 +270,39 @@ class Doctor:
             + ", ".join(f"{c.endpoint.host}:{c.endpoint.port}" for c in topology.clusters),
         )
 
+    def current_on_nodes(self) -> Check:
+        """createSecret's first proof: the AWSCURRENT password authenticates as the user on every
+        node MemoryDB names. A secret that does not hold the user's password is the commonest
+        reason a first rotation is refused."""
+        from rotation.proof import prove
+
+        current, topology = self.current, self.inspection.topology
+        if current is None or topology is None:
+            raise CannotCheckError("needs the secret's document and the user's clusters")
+        if self.verifier is None:
+            raise CannotCheckError("no connection to the nodes was asked for")
+        proof = prove(
+            self.verifier,
+            topology.nodes,
+            current.username,
+            current.password,
+            seconds=self.connect_timeout,
+            clock=time.monotonic,
+        )
+        if proof.rejected:
+            return _fail(
+                f"AWSCURRENT is {proof.describe()}",
+                "store the user's actual password as AWSCURRENT (aws secretsmanager "
+                "put-secret-value), or set the user's password to AWSCURRENT's (aws memorydb "
+                "update-user --authentication-mode)",
+            )
+        if proof.unreachable:
+            raise CannotCheckError(
+                f"{proof.describe()}; run doctor where the nodes are reachable (the function's "
+                "VPC) or pass --ca-bundle"
+            )
+        return _pass(f"AWSCURRENT is {proof.describe()}")
+
     def one_secret_per_user(self) -> Check:
         current = self.current
         if current is None:
@@ -291,12 +355,23 @@ class Doctor:
 
     def _function(self) -> Function:
         if self.function is None:
+            if self.function_missing:
+                raise NotDeployedError(self.function_problem or "no rotation function")
             raise CannotCheckError(self.function_problem or "the function could not be read")
         return self.function
 
     def rotation_function(self) -> Check:
         secret = self.inspection.secret
-        if not secret.rotation_enabled or not secret.function_arn:
+        attached = secret.rotation_enabled and secret.function_arn
+        if attached and self.function is None and self.function_missing:
+            return _fail(
+                f"rotation runs {secret.function_arn}, which does not exist",
+                "deploy the function, or attach the deployed one with aws secretsmanager "
+                "rotate-secret --rotation-lambda-arn",
+            )
+        if not attached and self.function is None and self.function_missing:
+            raise NotDeployedError("the deployment enables rotation on the secret")
+        if not attached or secret.function_arn is None:
             return _fail(
                 "rotation is not enabled on the secret",
                 f"aws secretsmanager rotate-secret --secret-id {secret.name} "
@@ -429,13 +504,13 @@ class Doctor:
         placement = self._vpc()
         if placement is None:
             return _pass("the function is outside a VPC: it reaches the public AWS APIs")
-        vpc_id, subnets, _groups = placement
+        _reported_vpc, subnets, _groups = placement
         ec2 = self.aws.client("ec2")
         region = self.aws.region
-        if not vpc_id:
-            vpc_id = _call("DescribeSubnets", ec2.describe_subnets, SubnetIds=subnets)["Subnets"][
-                0
-            ]["VpcId"]
+        # The VPC of the subnets the function's network interfaces are in, as EC2 says: the
+        # endpoints and routes that count are that VPC's.
+        described = _call("DescribeSubnets", ec2.describe_subnets, SubnetIds=subnets)["Subnets"]
+        vpc_id = str(described[0]["VpcId"])
         endpoints = _call(
             "DescribeVpcEndpoints",
             ec2.describe_vpc_endpoints,
@@ -453,9 +528,13 @@ class Doctor:
             f"com.amazonaws.{region}.memory-db": "MemoryDB",
             f"com.amazonaws.{region}.memorydb": "MemoryDB",
         }
+        needed = {"Secrets Manager", "MemoryDB"}
+        if self._drop_target() is not None:
+            wanted[f"com.amazonaws.{region}.scheduler"] = "EventBridge Scheduler"
+            needed.add("EventBridge Scheduler")
         reached = {label for service, label in wanted.items() if service in private}
-        if {"Secrets Manager", "MemoryDB"} <= reached:
-            return _pass("interface endpoints with private DNS for Secrets Manager and MemoryDB")
+        if needed <= reached:
+            return _pass("interface endpoints with private DNS for " + ", ".join(sorted(needed)))
         tables = _call(
             "DescribeRouteTables",
             ec2.describe_route_tables,
@@ -463,12 +542,17 @@ class Doctor:
         )["RouteTables"]
         if all(_nat_route(_table_for(tables, subnet)) for subnet in subnets):
             return _pass("every subnet of the function routes 0.0.0.0/0 to a NAT gateway")
-        missing = sorted({"Secrets Manager", "MemoryDB"} - reached)
+        missing = sorted(needed - reached)
+        scheduler = (
+            ", com.amazonaws.REGION.scheduler (drop-after)"
+            if "EventBridge Scheduler" in needed
+            else ""
+        )
         return _fail(
             f"no interface endpoint for {', '.join(missing)} and no NAT route from every subnet",
-            "create interface endpoints com.amazonaws.REGION.secretsmanager and the MemoryDB "
-            "API's (private DNS on) in the function's VPC, or route the subnets through a NAT "
-            "gateway",
+            "create interface endpoints com.amazonaws.REGION.secretsmanager, the MemoryDB "
+            f"API's{scheduler} (private DNS on) in the function's VPC, or route the subnets "
+            "through a NAT gateway",
         )
 
     # -- permissions --------------------------------------------------------------------------
@@ -506,15 +590,17 @@ class Doctor:
         if user is None:
             raise CannotCheckError("there is no such user")
         denied = self._simulate(SECRET_ACTIONS, [secret.arn], None)
-        # TagResource writes the owner tag, and only that key (the template's condition).
+        # TagResource and UntagResource touch the owner tag and the claim tags, and only those
+        # keys (the template's condition): a claim key as the function names it.
         tag_keys = [
             {
                 "ContextKeyName": "aws:TagKeys",
-                "ContextKeyValues": [OWNER_TAG],
+                "ContextKeyValues": [OWNER_TAG, f"{CLAIM_TAG_PREFIX}{0:020d}"],
                 "ContextKeyType": "stringList",
             }
         ]
         denied += self._simulate(USER_ACTIONS, [user.arn], tag_keys)
+        denied += self._schedule_permissions(user.arn.split(":")[4])
         topology = self.inspection.topology
         if topology is not None:
             prefix = user.arn.rsplit(":", 1)[0]
@@ -530,6 +616,34 @@ class Doctor:
                 "RotatableUsers (the role is scoped to both)",
             )
         return _pass("every call the function makes on this secret and user is allowed")
+
+    def _drop_target(self) -> tuple[str, str] | None:
+        """(schedule group, scheduler role) when the function runs drop-after, else None."""
+        try:
+            target: tuple[str, str] | None = self._settings().schedule_target
+        except RotationError as exc:
+            raise CannotCheckError(f"the settings are invalid: {exc}") from None
+        return target
+
+    def _schedule_permissions(self, account: str) -> list[str]:
+        target = self._drop_target()
+        if target is None:
+            return []
+        group, scheduler_role = target
+        schedule = (
+            f"arn:aws:scheduler:{self.aws.region}:{account}:schedule/{group}/"
+            f"{schedule_name('secret', 'token')}"
+        )
+        passed_to = [
+            {
+                "ContextKeyName": "iam:PassedToService",
+                "ContextKeyValues": ["scheduler.amazonaws.com"],
+                "ContextKeyType": "string",
+            }
+        ]
+        return self._simulate(SCHEDULE_ACTIONS, [schedule], None) + self._simulate(
+            PASS_ROLE_ACTIONS, [scheduler_role], passed_to
+        )
 
     def kms_key(self) -> Check:
         key_id = self.inspection.secret.kms_key_id
@@ -604,6 +718,10 @@ class Doctor:
             Namespace="AWS/Lambda",
             Dimensions=[{"Name": "FunctionName", "Value": function.name}],
         )["MetricAlarms"]
+        # Each alarm's own Dimensions decide: an alarm on another function's Errors says nothing
+        # about this one's, whatever filter the answer was given.
+        mine = {"Name": "FunctionName", "Value": function.name}
+        alarms = [a for a in alarms if a.get("Dimensions") == [mine]]
         alarms += _call(
             "DescribeAlarmsForMetric",
             cloudwatch.describe_alarms_for_metric,
@@ -697,16 +815,31 @@ def _key_policy_admits(policy: dict[str, Any], account: str, role: str | None) -
     return False
 
 
-def run(inspector: Inspector, secret_id: str, *, function: str | None) -> dict[str, Any]:
+def run(
+    inspector: Inspector,
+    secret_id: str,
+    *,
+    function: str | None,
+    verifier: Any = None,
+    connect_timeout: float = 5.0,
+) -> dict[str, Any]:
     inspection = inspector.inspect(secret_id, function=False)
-    checks = Doctor(inspector, inspection, function).checks()
-    summary = {kind: sum(1 for c in checks if c.result == kind) for kind in (PASS, FAIL, CANNOT)}
+    checks = Doctor(
+        inspector, inspection, function, verifier=verifier, connect_timeout=connect_timeout
+    ).checks()
+    summary = {kind: sum(1 for c in checks if c.result == kind) for kind in RESULTS}
     if summary[FAIL]:
-        code, verdict = 1, f"{summary[FAIL]} check(s) failed"
+        code, name, verdict = 1, "fail", f"{summary[FAIL]} check(s) failed"
     elif summary[CANNOT]:
-        code, verdict = 2, f"{summary[CANNOT]} check(s) could not be made"
+        code, name, verdict = 2, "incomplete", f"{summary[CANNOT]} check(s) could not be made"
+    elif summary[NOT_DEPLOYED]:
+        code, name = 0, "ready-to-deploy"
+        verdict = (
+            f"every check that can run before deployment passed; {summary[NOT_DEPLOYED]} "
+            "wait for the function"
+        )
     else:
-        code, verdict = 0, "every check passed"
+        code, name, verdict = 0, "ok", "every check passed"
     return {
         "command": "doctor",
         "secret": inspection.secret.arn,
@@ -714,9 +847,13 @@ def run(inspector: Inspector, secret_id: str, *, function: str | None) -> dict[s
         "checks": [c.to_json() for c in checks],
         "summary": summary,
         "verdict": {
-            "code": "ok" if code == 0 else ("fail" if code == 1 else "incomplete"),
+            "code": name,
             "message": verdict,
-            "next": None,
+            "next": (
+                "deploy, then run memorydb-rotation doctor again"
+                if name == "ready-to-deploy"
+                else None
+            ),
         },
         "exit_code": code,
     }

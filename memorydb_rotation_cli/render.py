@@ -14,7 +14,13 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.table import Table
 
-_STYLE = {"pass": "green", "fail": "red", "cannot-check": "yellow"}
+_STYLE = {"pass": "green", "fail": "red", "cannot-check": "yellow", "not-deployed": "cyan"}
+_MARK = {
+    "pass": "PASS",
+    "fail": "FAIL",
+    "cannot-check": "CANNOT CHECK",
+    "not-deployed": "NOT DEPLOYED",
+}
 
 
 class Output:
@@ -157,12 +163,16 @@ def unknown(out: Output, doc: dict[str, Any]) -> None:
 
 def doctor(out: Output, doc: dict[str, Any]) -> None:
     for check in doc["checks"]:
-        mark = {"pass": "PASS", "fail": "FAIL", "cannot-check": "CANNOT CHECK"}[check["result"]]
+        mark = _MARK[check["result"]]
         out.line(f"{mark:<13} {check['title']}: {check['detail']}", style=_STYLE[check["result"]])
         if check.get("fix"):
             out.line(f"{'':<13}   fix: {check['fix']}")
     counts = doc["summary"]
-    out.line(f"{counts['pass']} pass, {counts['fail']} fail, {counts['cannot-check']} cannot check")
+    out.line(
+        f"{counts['pass']} pass, {counts['fail']} fail, {counts['cannot-check']} cannot check, "
+        f"{counts['not-deployed']} not deployed yet"
+    )
+    verdict(out, doc)
 
 
 def repair(out: Output, doc: dict[str, Any]) -> None:

@@ -2,10 +2,17 @@
 
 Following reads three things on every poll (bounded backoff, bounded in total): the secret's
 labels, the user's status, and the function's log lines for this token (FilterLogEvents on the
-function's log group, the token as a quoted term). It ends when AWSCURRENT is on the token and no
-version holds AWSPENDING (0), when the function logged a refusal (1: a RefusedError is permanent,
-Secrets Manager's retries would refuse again), or at the time limit (1, with the last failure
-logged, if any: a transient failure may still be retried by the service).
+function's log group, the token as a quoted term). It ends when the rotation ends, either way:
+
+- succeeded (0): AWSCURRENT is on the token and no version holds AWSPENDING;
+- failed (1): the function logged a refusal (a RefusedError is permanent: Secrets Manager's
+  retries would refuse again), or it logged a transient failure and then nothing more for this
+  token for `retry_wait` seconds while the token still holds AWSPENDING alone. Secrets Manager
+  retries a failed rotation but documents neither how often nor how far apart, so a quiet period
+  is the only evidence that no retry is coming; a retry logs a step line, which ends the quiet;
+- abandoned (1): the token's version lost AWSPENDING without becoming AWSCURRENT (someone
+  removed the label or the version);
+- timed-out (1): the time limit, with the last failure logged, if any.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from memorydb_rotation_cli.aws import Aws, CliError, aws_errors, describe_failure
 from memorydb_rotation_cli.render import Output
@@ -25,6 +32,9 @@ from rotation.models import AWSCURRENT, AWSPENDING
 from rotation.waiting import Backoff
 
 _BACKOFF = Backoff(initial=0.5, maximum=5.0)
+# Seconds a logged failure may stand with no further step line before the rotation counts as
+# failed (`rotate --retry-wait`).
+RETRY_WAIT = 300.0
 
 
 @dataclass
@@ -48,6 +58,8 @@ class Outcome:
     failed_step: str | None = None
     error: str | None = None
     reason: str | None = None
+    retry_wait: float | None = None
+    """Set when the failure stood this many seconds with no retry logged."""
     events: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -68,6 +80,7 @@ class Follower:
         log_group: str | None,
         timeout: float,
         on_event: Callable[[Event], None],
+        retry_wait: float = RETRY_WAIT,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
@@ -78,6 +91,7 @@ class Follower:
         self.user = user
         self.log_group = log_group
         self.timeout = timeout
+        self.retry_wait = retry_wait
         self.on_event = on_event
         self.clock = clock
         self.sleep = sleep
@@ -95,27 +109,45 @@ class Follower:
     def run(self) -> Outcome:
         start = self.clock()
         last_failure: tuple[str, str, str] | None = None
+        # When the latest step line was a failure: the moment it was seen (None after a success).
+        failed_at: float | None = None
         while True:
             labels = self._poll_labels()
             self._poll_user()
-            for step, error, reason in self._poll_logs():
-                last_failure = (step, error, reason)
-                if permanent(error):
+            for line in self._poll_logs():
+                if line is None:
+                    failed_at = None
+                    continue
+                last_failure, failed_at = line, self.clock()
+                if permanent(line[1]):
                     return self._end("failed", last_failure)
             if self._done(labels):
                 self.outcome.result = "succeeded"
                 return self.outcome
-            elapsed = self.clock() - start
-            remaining = self.timeout - elapsed
+            if self._abandoned(labels):
+                return self._end("abandoned", last_failure)
+            now = self.clock()
+            if failed_at is not None and now - failed_at >= self.retry_wait:
+                self.outcome.retry_wait = self.retry_wait
+                return self._end("failed", last_failure)
+            remaining = self.timeout - (now - start)
             if remaining <= 0:
                 return self._end("failed" if last_failure else "timed-out", last_failure)
-            self.sleep(min(_BACKOFF.interval(elapsed), remaining))
+            pause = min(_BACKOFF.interval(now - start), remaining)
+            if failed_at is not None:
+                pause = min(pause, max(0.0, failed_at + self.retry_wait - now))
+            self.sleep(pause)
 
     def _end(self, result: str, failure: tuple[str, str, str] | None) -> Outcome:
         self.outcome.result = result
         if failure is not None:
             self.outcome.failed_step, self.outcome.error, self.outcome.reason = failure
         return self.outcome
+
+    def _abandoned(self, labels: dict[str, list[str]]) -> bool:
+        """The token's version holds neither AWSPENDING nor AWSCURRENT: nothing will finish it."""
+        mine = labels.get(self.token, [])
+        return AWSPENDING not in mine and AWSCURRENT not in mine
 
     def _done(self, labels: dict[str, list[str]]) -> bool:
         if AWSCURRENT not in labels.get(self.token, []):
@@ -163,12 +195,13 @@ class Follower:
             self._emit(Event("user", f"user {self.user}: {state}"))
             self._status = state
 
-    def _poll_logs(self) -> list[tuple[str, str, str]]:
-        """New log lines for this token; returns the failures among them."""
+    def _poll_logs(self) -> list[tuple[str, str, str] | None]:
+        """New step lines for this token, in order: (step, error, reason) for a failure, None
+        for a success."""
         if self.log_group is None:
             return []
 
-        failures: list[tuple[str, str, str]] = []
+        lines: list[tuple[str, str, str] | None] = []
         request: dict[str, Any] = {
             "logGroupName": self.log_group,
             "filterPattern": f'"{self.token}"',
@@ -181,26 +214,27 @@ class Follower:
             except aws_errors() as exc:
                 self._emit(Event("log", describe_failure(exc, "FilterLogEvents")))
                 self.log_group = None
-                return failures
+                return lines
             for event in page.get("events", []):
                 event_id = event.get("eventId") or f"{event.get('timestamp')}:{event['message']}"
                 if event_id in self._seen:
                     continue
                 self._seen.add(event_id)
-                failure = self._read_line(event.get("message", ""))
-                if failure is not None:
-                    failures.append(failure)
+                line = self._read_line(event.get("message", ""))
+                if line is not False:
+                    lines.append(line)
             if not page.get("nextToken"):
-                return failures
+                return lines
             request["nextToken"] = page["nextToken"]
 
-    def _read_line(self, message: str) -> tuple[str, str, str] | None:
+    def _read_line(self, message: str) -> tuple[str, str, str] | Literal[False] | None:
+        """A failure's (step, error, reason), None for a success, False for any other line."""
         try:
             line = json.loads(message)
         except ValueError:
-            return None
+            return False
         if not isinstance(line, dict) or line.get("token") != self.token:
-            return None
+            return False
         step = str(line.get("step", "?"))
         if line.get("message") == "step succeeded":
             self._emit(Event("step", f"{step} succeeded ({line.get('outcome')})", step))
@@ -209,7 +243,7 @@ class Follower:
             error, reason = str(line.get("error", "")), str(line.get("reason", ""))
             self._emit(Event("step", f"{step} failed: {error}: {reason}", step))
             return step, error, reason
-        return None
+        return False
 
 
 def run(
@@ -220,6 +254,7 @@ def run(
     timeout: float,
     out: Output,
     resume: bool = False,
+    retry_wait: float = RETRY_WAIT,
 ) -> dict[str, Any]:
     """RotateSecret; with `resume`, RotateSecret with ClientRequestToken = the standing
     AWSPENDING version's id, which Secrets Manager takes as a retry of that rotation (the token
@@ -243,6 +278,7 @@ def run(
         "failed_step": None,
         "error": None,
         "reason": None,
+        "retry_wait": None,
         "events": [],
     }
     try:
@@ -275,6 +311,7 @@ def run(
         user=current.username if current else None,
         log_group=log_group,
         timeout=timeout,
+        retry_wait=retry_wait,
         on_event=live.event,
     )
     with live:
@@ -284,6 +321,7 @@ def run(
         failed_step=outcome.failed_step,
         error=outcome.error,
         reason=outcome.reason,
+        retry_wait=outcome.retry_wait,
         events=outcome.events,
     )
     return _finish(doc, secret.name)
@@ -308,6 +346,12 @@ def _finish(doc: dict[str, Any], name: str) -> dict[str, Any]:
         code = 1
     elif result == "failed":
         message = f"{doc['failed_step']} failed: {doc['error']}: {doc['reason']}"
+        if doc["retry_wait"] is not None:
+            message += f" (no retry logged within {doc['retry_wait']:g} s)"
+        nxt = f"memorydb-rotation status {name}"
+        code = 1
+    elif result == "abandoned":
+        message = "the rotation's version lost AWSPENDING without becoming AWSCURRENT"
         nxt = f"memorydb-rotation status {name}"
         code = 1
     else:

@@ -44,6 +44,8 @@ class Unknown:
 
     what: str
     why: str
+    missing: bool = False
+    """The thing looked for does not exist (ResourceNotFound), as opposed to a refused read."""
 
     def to_json(self) -> dict[str, str]:
         return {"what": self.what, "why": self.why}
@@ -199,6 +201,21 @@ class StepLine:
             at=at,
         )
 
+    @classmethod
+    def parse_any(cls, message: str, timestamp_ms: int | None) -> tuple[str, str, StepLine] | None:
+        """(secret_arn, token, the line) for any step line, whatever its token."""
+        try:
+            line = json.loads(message)
+        except ValueError:
+            return None
+        if not isinstance(line, dict):
+            return None
+        token, secret_arn = line.get("token"), line.get("secret_arn")
+        if not isinstance(token, str) or not isinstance(secret_arn, str):
+            return None
+        parsed = cls.parse(message, timestamp_ms, token)
+        return (secret_arn, token, parsed) if parsed is not None else None
+
 
 def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
@@ -307,8 +324,13 @@ class Inspector:
         try:
             config = self.aws.client("lambda").get_function_configuration(FunctionName=arn)
         except aws_errors() as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
             unknown.append(
-                Unknown("the rotation function", describe_failure(exc, "GetFunctionConfiguration"))
+                Unknown(
+                    "the rotation function",
+                    describe_failure(exc, "GetFunctionConfiguration"),
+                    missing=code == "ResourceNotFoundException",
+                )
             )
             return None
         name = config.get("FunctionName", function_name(arn))

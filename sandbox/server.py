@@ -1,6 +1,6 @@
 """The sandbox served over HTTP, for programs that talk to AWS the ordinary way (the CLI).
 
-    python -m sandbox.server [--seed] [--propagation-delay D]
+    python -m sandbox.server [--seed | --seed-broken WHAT[,WHAT]] [--propagation-delay D]
 
 Runs moto as a server (ThreadedMotoServer) with the sandbox's faithful MemoryDB and Secrets
 Manager patches and a TLS redis-server as the data plane, and adds what Secrets Manager and Lambda
@@ -61,6 +61,7 @@ from sandbox.sandbox import (
     REGION,
     EnvironmentChanges,
     Sandbox,
+    new_password,
 )
 from sandbox.secretsmanager import StrictSecretsManager
 from sandbox.topology import ClusterHandle
@@ -247,12 +248,13 @@ class ServedSandbox:
         environment: dict[str, str] | None = None,
         timeout: int = 900,
         vpc: dict[str, list[str]] | None = None,
+        role: str = ROLE,
     ) -> str:
         """The rotation function registered in moto's Lambda (its configuration is what the CLI
         reads and what the rotations here run with); returns its ARN."""
         iam = self.client("iam")
         try:
-            role_arn = iam.get_role(RoleName=ROLE)["Role"]["Arn"]
+            role_arn = iam.get_role(RoleName=role)["Role"]["Arn"]
         except iam.exceptions.NoSuchEntityException:
             trust = {
                 "Version": "2012-10-17",
@@ -264,7 +266,7 @@ class ServedSandbox:
                     }
                 ],
             }
-            role_arn = iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(trust))[
+            role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))[
                 "Role"
             ]["Arn"]
         variables = {"CA_BUNDLE_PATH": str(self.ca_bundle), **FAST_WAITS}
@@ -467,6 +469,160 @@ class _MiddlewareMotoServer:
         self._server.stop()
 
 
+# What `seed_deployment` can leave out, each the omission a newcomer's deployment might have;
+# `doctor` names the check each one fails.
+BREAKABLE = frozenset({"role-policy", "network", "password", "resource-policy", "alarm"})
+
+
+def rotation_role_policy(secret_arn: str, user_arn: str) -> dict[str, Any]:
+    """The rotation role's inline policy as template.yaml grants it for one secret and one user
+    (tests/cli/test_served_seed.py compares the two, statement by statement)."""
+    prefix = user_arn.rsplit(":", 1)[0]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadAndStageTheGivenSecrets",
+                "Effect": "Allow",
+                "Action": [
+                    "secretsmanager:DescribeSecret",
+                    "secretsmanager:GetSecretValue",
+                    "secretsmanager:PutSecretValue",
+                    "secretsmanager:UpdateSecretVersionStage",
+                ],
+                "Resource": [secret_arn],
+            },
+            {
+                "Sid": "ReadAndUpdateTheAllowedUsers",
+                "Effect": "Allow",
+                "Action": [
+                    "memorydb:DescribeUsers",
+                    "memorydb:UpdateUser",
+                    "memorydb:ListTags",
+                    "memorydb:TagResource",
+                    "memorydb:UntagResource",
+                ],
+                "Condition": {
+                    "ForAllValues:StringLike": {
+                        "aws:TagKeys": ["memorydb-rotation:secret", "memorydb-rotation:claim:*"]
+                    }
+                },
+                "Resource": [user_arn],
+            },
+            {
+                "Sid": "DiscoverTheUsersClustersAndNodes",
+                "Effect": "Allow",
+                "Action": ["memorydb:DescribeAcls", "memorydb:DescribeClusters"],
+                "Resource": [f"{prefix}:acl/*", f"{prefix}:cluster/*"],
+            },
+        ],
+    }
+
+
+def seed_deployment(
+    served: ServedSandbox,
+    *,
+    user: str = SEEDED_USER,
+    function: str = FUNCTION,
+    broken: frozenset[str] = frozenset(),
+) -> dict[str, str]:
+    """A deployment as the template and docs/deploy.md make it, so `doctor` passes on it: the
+    user in an ACL of its own on a cluster of its own, the function in a VPC subnet whose
+    security group the cluster's admits on its port, interface
+    endpoints (private DNS) for Secrets Manager and MemoryDB, the role's policy, the secret's
+    resource policy, an alarm on the function's errors; then the user, its secret, rotation on.
+    Each name in `broken` (BREAKABLE) leaves one of those out. Returns the ARNs."""
+    from memorydb_rotation_cli.secret_policy import recommended_policy
+
+    unknown = broken - BREAKABLE
+    if unknown:
+        raise ValueError(f"cannot break {sorted(unknown)}; choose from {sorted(BREAKABLE)}")
+    ec2 = served.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.1.0/24")["Subnet"]["SubnetId"]
+
+    def group(name: str) -> str:
+        created = ec2.create_security_group(
+            GroupName=f"{function}-{name}", Description=f"{function} {name}", VpcId=vpc
+        )
+        return str(created["GroupId"])
+
+    function_group, cluster_group = group("function"), group("cluster")
+    # The user's own ACL and cluster, created with its security group as a deployment's is.
+    acl, cluster = f"{function}-acl", f"{function}-cluster"
+    password = served.sandbox.create_user(user, acl=None)
+    served.sandbox.create_acl(acl, [user])
+    served.sandbox.memorydb_client.create_cluster(
+        ClusterName=cluster,
+        NodeType="db.t4g.small",
+        ACLName=acl,
+        NumShards=1,
+        NumReplicasPerShard=0,
+        TLSEnabled=served.sandbox.tls_enabled,
+        SecurityGroupIds=[cluster_group],
+    )
+    host, port = served.sandbox.cluster(cluster).endpoint
+    if "network" not in broken:
+        ec2.authorize_security_group_ingress(
+            GroupId=cluster_group,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": port,
+                    "ToPort": port,
+                    "UserIdGroupPairs": [{"GroupId": function_group}],
+                }
+            ],
+        )
+        for service in ("secretsmanager", "memory-db"):
+            ec2.create_vpc_endpoint(
+                VpcId=vpc,
+                ServiceName=f"com.amazonaws.{REGION}.{service}",
+                VpcEndpointType="Interface",
+                SubnetIds=[subnet],
+                SecurityGroupIds=[function_group],
+                PrivateDnsEnabled=True,
+            )
+
+    role = f"{function}-role"
+    function_arn = served.deploy_function(
+        function, role=role, vpc={"SubnetIds": [subnet], "SecurityGroupIds": [function_group]}
+    )
+    stored = password if "password" not in broken else new_password()
+    secret_arn = served.sandbox.create_secret(user, stored, rotation=False, host=host, port=port)
+    served.enable_rotation(secret_arn, function_arn)
+    role_arn = served.client("iam").get_role(RoleName=role)["Role"]["Arn"]
+    if "role-policy" not in broken:
+        served.client("iam").put_role_policy(
+            RoleName=role,
+            PolicyName="rotate-memorydb-secrets",
+            PolicyDocument=json.dumps(
+                rotation_role_policy(secret_arn, served.sandbox.user_arn(user))
+            ),
+        )
+    if "resource-policy" not in broken:
+        served.client("secretsmanager").put_resource_policy(
+            SecretId=secret_arn,
+            ResourcePolicy=json.dumps(recommended_policy(role_arn, [])),
+        )
+    if "alarm" not in broken:
+        topic = served.client("sns").create_topic(Name=f"{function}-alarms")["TopicArn"]
+        served.client("cloudwatch").put_metric_alarm(
+            AlarmName=f"{function}-errors",
+            Namespace="AWS/Lambda",
+            MetricName="Errors",
+            Dimensions=[{"Name": "FunctionName", "Value": function}],
+            Statistic="Sum",
+            Period=300,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+            ActionsEnabled=True,
+            AlarmActions=[topic],
+        )
+    return {"secret": secret_arn, "function": function_arn}
+
+
 class _LogsToCloudWatch(logging.Handler):
     """The function's log records, formatted as the function formats them, into moto's Logs."""
 
@@ -533,7 +689,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--seed",
         action="store_true",
-        help="also create user app-user, its secret, and the rotation function attached to it",
+        help="also create a deployment doctor passes: user app-user, its secret, the rotation "
+        "function attached to it in a VPC, its role's policy, the secret's resource policy, an "
+        "alarm",
+    )
+    parser.add_argument(
+        "--seed-broken",
+        metavar="WHAT[,WHAT]",
+        help="seed, leaving out " + ", ".join(sorted(BREAKABLE)) + " (doctor names each)",
     )
     args = parser.parse_args(argv)
     with (
@@ -545,12 +708,9 @@ def main(argv: list[str]) -> int:
             "ca_bundle": str(served.ca_bundle),
             "pid": os.getpid(),
         }
-        if args.seed:
-            function_arn = served.deploy_function()
-            password = sandbox.create_user(SEEDED_USER)
-            secret_arn = sandbox.create_secret(SEEDED_USER, password, rotation=False)
-            served.enable_rotation(secret_arn, function_arn)
-            started.update(secret=secret_arn, function=function_arn)
+        if args.seed or args.seed_broken:
+            broken = frozenset(filter(None, (args.seed_broken or "").split(",")))
+            started.update(seed_deployment(served, broken=broken))
         print(json.dumps(started), flush=True)
         print(
             # boto3 and the AWS CLI read AWS_DEFAULT_REGION; AWS_REGION is what Lambda sets.

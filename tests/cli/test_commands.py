@@ -19,7 +19,9 @@ import pytest
 from memorydb_rotation_cli.aws import fingerprint
 from sandbox.sandbox import new_password
 from sandbox.server import ServedSandbox
+from sandbox.tls import independent_tls_files
 from tests.cli.conftest import Cli, Seeded, seed
+from tests.template import cfn
 
 pytestmark = pytest.mark.integration
 
@@ -93,6 +95,27 @@ def test_failed_step_exits_1_with_the_step_and_reason_from_the_log(
     assert (code, repair["verdict"]["code"]) == (1, "manual")
     assert repair["findings"][0]["manual_steps"]
     assert served.sandbox.view(seeded.arn).version_with("AWSPENDING") is not None
+
+
+def test_follow_ends_on_a_transient_failure_that_no_retry_follows(
+    cli: Cli, served: ServedSandbox, tmp_path: Path
+) -> None:
+    # The function trusts another CA than the nodes': every step that connects fails with
+    # ClusterUnreachableError (transient, so Secrets Manager retries); the sandbox's service
+    # stops after its attempts, and the follow ends after the retry wait, not at --timeout.
+    other_ca = independent_tls_files(tmp_path).ca_cert
+    served.deploy_function("other-ca", environment={"CA_BUNDLE_PATH": str(other_ca)})
+    seeded = seed(served, function="other-ca")
+    code, doc = cli.json("rotate", seeded.arn, "--follow", "--timeout", "600", "--retry-wait", "3")
+    assert code == 1
+    assert (doc["result"], doc["failed_step"]) == ("failed", "createSecret")
+    assert (doc["error"], doc["retry_wait"]) == ("ClusterUnreachableError", 3)
+    assert "no retry logged within 3 s" in doc["verdict"]["message"]
+    failures = [e for e in doc["events"] if e["kind"] == "step" and "failed" in e["detail"]]
+    assert len(failures) == served.step_attempts
+    text = cli("rotate", "--help").stdout
+    assert "--retry-wait" in text
+    assert "does not document" in text
 
 
 def test_stale_pending_is_removed_only_with_apply(cli: Cli, served: ServedSandbox) -> None:
@@ -207,47 +230,34 @@ def test_doctor_names_missing_permissions(cli: Cli, served: ServedSandbox, seede
     assert "memorydb:UpdateUser" in checks["role-permissions"]["detail"]
 
 
+def _template_role_policy(secret_arn: str, user: str) -> dict[str, Any]:
+    """The rotation role's statements as template.yaml gives them for this secret and user
+    (its inline policy and the managed policies it attaches), read from the template itself."""
+    template = cfn.load(cfn.ROOT / "template.yaml")
+    evaluator = cfn.Evaluator(template, {"SecretArns": secret_arn, "RotatableUsers": user})
+    attached = {"RotationRole", "KmsThroughSecretsManagerPolicy", "DropSchedulePolicy"}
+    statements = []
+    for statement in cfn.iam_statements(template, evaluator):
+        # Resources known only once deployed (<GetAtt LogGroup.Arn>) name nothing here.
+        resources = [r for r in statement["Resource"] if not r.startswith("<")]
+        if statement["_where"] in attached and resources:
+            kept = {k: v for k, v in statement.items() if k != "_where"}
+            statements.append({**kept, "Resource": resources})
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+@pytest.mark.parametrize("untag", [True, False], ids=["template", "without-UntagResource"])
 def test_doctor_passes_the_role_the_template_would_give(
-    cli: Cli, served: ServedSandbox, seeded: Seeded
+    cli: Cli, served: ServedSandbox, seeded: Seeded, untag: bool
 ) -> None:
     iam = served.client("iam")
-    user_arn = served.sandbox.user_arn(seeded.user)
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": [
-                    "secretsmanager:DescribeSecret",
-                    "secretsmanager:GetSecretValue",
-                    "secretsmanager:PutSecretValue",
-                    "secretsmanager:UpdateSecretVersionStage",
-                ],
-                "Resource": seeded.arn,
-            },
-            {
-                "Effect": "Allow",
-                "Action": [
-                    "memorydb:DescribeUsers",
-                    "memorydb:UpdateUser",
-                    "memorydb:ListTags",
-                    "memorydb:TagResource",
-                ],
-                "Condition": {
-                    "ForAllValues:StringEquals": {"aws:TagKeys": ["memorydb-rotation:secret"]}
-                },
-                "Resource": user_arn,
-            },
-            {
-                "Effect": "Allow",
-                "Action": ["memorydb:DescribeAcls", "memorydb:DescribeClusters"],
-                "Resource": [
-                    "arn:aws:memorydb:us-east-1:123456789012:acl/*",
-                    "arn:aws:memorydb:us-east-1:123456789012:cluster/*",
-                ],
-            },
-        ],
-    }
+    policy = _template_role_policy(seeded.arn, seeded.user)
+    assert any("memorydb:UntagResource" in s["Action"] for s in policy["Statement"])
+    if not untag:
+        # The role before claim tags: TagResource alone, and only the owner tag's key.
+        for statement in policy["Statement"]:
+            if "memorydb:UntagResource" in statement["Action"]:
+                statement["Action"].remove("memorydb:UntagResource")
     role = "memorydb-rotation-role"
     iam.put_role_policy(RoleName=role, PolicyName="rotation", PolicyDocument=json.dumps(policy))
     try:
@@ -255,7 +265,11 @@ def test_doctor_passes_the_role_the_template_would_give(
     finally:
         iam.delete_role_policy(RoleName=role, PolicyName="rotation")
     checks = {c["id"]: c for c in doc["checks"]}
-    assert checks["role-permissions"]["result"] == "pass", checks["role-permissions"]
+    if untag:
+        assert checks["role-permissions"]["result"] == "pass", checks["role-permissions"]
+        return
+    assert checks["role-permissions"]["result"] == "fail"
+    assert checks["role-permissions"]["detail"].count("memorydb:UntagResource on ") == 1
 
 
 def test_json_is_one_document_and_text_is_plain_when_piped(

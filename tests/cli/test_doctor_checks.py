@@ -21,6 +21,7 @@ from memorydb_rotation_cli.doctor import (
 )
 from memorydb_rotation_cli.secret_policy import recommended_policy
 from memorydb_rotation_cli.state import Function, Inspection, Inspector, Secret, Version
+from rotation.adapters.scheduler import schedule_name
 from rotation.models import Cluster, Credentials, Endpoint, MemoryDBUser, Node, Topology
 from tests.cli.conftest import Stubs
 
@@ -62,13 +63,27 @@ def inspection(*, kms_key: str | None = None, vpc: dict[str, Any] | None = None)
     return Inspection(secret=secret, user=user, topology=topology)
 
 
-def doctor(stubs: Stubs, found: Inspection, *, vpc: dict[str, Any] | None = None) -> Doctor:
+SCHEDULER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/drop-scheduler"
+DROP_AFTER = {
+    "OLD_PASSWORD_POLICY": "drop-after",
+    "SCHEDULE_GROUP_NAME": "drops",
+    "SCHEDULER_ROLE_ARN": SCHEDULER_ROLE,
+}
+
+
+def doctor(
+    stubs: Stubs,
+    found: Inspection,
+    *,
+    vpc: dict[str, Any] | None = None,
+    environment: dict[str, str] | None = None,
+) -> Doctor:
     checker = Doctor(Inspector(stubs.aws), found, None)
     checker.function = Function(
         arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:rotation",
         name="rotation",
         timeout=900,
-        environment={},
+        environment=environment or {},
         role=ROLE,
         vpc=vpc or {},
         log_group="/aws/lambda/rotation",
@@ -92,18 +107,40 @@ def _simulated(
     }
 
 
-def _expect_simulations(stubs: Stubs, denied: tuple[str, ...] = ()) -> None:
+def _expect_simulations(
+    stubs: Stubs, denied: tuple[str, ...] = (), *, drop_after: bool = False
+) -> None:
     iam = stubs("iam")
     tag_keys = [
         {
             "ContextKeyName": "aws:TagKeys",
-            "ContextKeyValues": ["memorydb-rotation:secret"],
+            "ContextKeyValues": [
+                "memorydb-rotation:secret",
+                "memorydb-rotation:claim:00000000000000000000",
+            ],
             "ContextKeyType": "stringList",
         }
     ]
     calls: list[tuple[tuple[str, ...], str, list[dict[str, Any]] | None]] = [
         (SECRET_ACTIONS, SECRET, None),
         (USER_ACTIONS, USER_ARN, tag_keys),
+    ]
+    if drop_after:
+        schedule = f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/drops/" + schedule_name(
+            "secret", "token"
+        )
+        passed = [
+            {
+                "ContextKeyName": "iam:PassedToService",
+                "ContextKeyValues": ["scheduler.amazonaws.com"],
+                "ContextKeyType": "string",
+            }
+        ]
+        calls += [
+            (("scheduler:CreateSchedule",), schedule, None),
+            (("iam:PassRole",), SCHEDULER_ROLE, passed),
+        ]
+    calls += [
         (TOPOLOGY_ACTIONS, f"arn:aws:memorydb:{REGION}:{ACCOUNT}:acl/app-acl", None),
         (TOPOLOGY_ACTIONS, f"arn:aws:memorydb:{REGION}:{ACCOUNT}:cluster/c1", None),
     ]
@@ -133,6 +170,28 @@ def test_role_permissions_fail_naming_each_denied_call(stubs: Stubs) -> None:
     assert f"memorydb:UpdateUser on {USER_ARN}" in check.detail
     assert f"secretsmanager:PutSecretValue on {SECRET}" in check.detail
     assert check.fix
+
+
+def test_the_role_may_untag_the_claim_tags(stubs: Stubs) -> None:
+    assert "memorydb:UntagResource" in USER_ACTIONS
+    _expect_simulations(stubs, denied=("memorydb:UntagResource",))
+    check = doctor(stubs, inspection()).role_permissions()
+    assert check.result == FAIL
+    assert f"memorydb:UntagResource on {USER_ARN}" in check.detail
+
+
+@pytest.mark.parametrize("denied", [(), ("scheduler:CreateSchedule", "iam:PassRole")])
+def test_under_drop_after_the_role_may_schedule_and_pass_the_schedulers_role(
+    stubs: Stubs, denied: tuple[str, ...]
+) -> None:
+    _expect_simulations(stubs, denied, drop_after=True)
+    check = doctor(stubs, inspection(), environment=DROP_AFTER).role_permissions()
+    if not denied:
+        assert check.result == PASS
+        return
+    assert check.result == FAIL
+    assert "scheduler:CreateSchedule on arn:aws:scheduler:" in check.detail
+    assert f"iam:PassRole on {SCHEDULER_ROLE}" in check.detail
 
 
 def test_role_permissions_follow_truncated_answers(stubs: Stubs) -> None:
@@ -295,6 +354,11 @@ def test_a_function_outside_a_vpc_cannot_reach_the_cluster(stubs: Stubs) -> None
 
 def _endpoints(stubs: Stubs, services: list[str]) -> None:
     stubs("ec2").add_response(
+        "describe_subnets",
+        {"Subnets": [{"SubnetId": "subnet-1", "CidrBlock": "10.0.1.0/24", "VpcId": "vpc-1"}]},
+        {"SubnetIds": ["subnet-1"]},
+    )
+    stubs("ec2").add_response(
         "describe_vpc_endpoints",
         {
             "VpcEndpoints": [
@@ -316,6 +380,26 @@ def test_apis_through_interface_endpoints(stubs: Stubs) -> None:
         stubs, [f"com.amazonaws.{REGION}.secretsmanager", f"com.amazonaws.{REGION}.memory-db"]
     )
     assert doctor(stubs, inspection(), vpc=VPC).network_apis().result == PASS
+
+
+@pytest.mark.parametrize(("scheduler", "expected"), [(True, PASS), (False, FAIL)])
+def test_under_drop_after_the_scheduler_api_needs_an_endpoint_or_nat(
+    stubs: Stubs, scheduler: bool, expected: str
+) -> None:
+    services = [f"com.amazonaws.{REGION}.secretsmanager", f"com.amazonaws.{REGION}.memory-db"]
+    _endpoints(stubs, services + ([f"com.amazonaws.{REGION}.scheduler"] if scheduler else []))
+    if not scheduler:
+        stubs("ec2").add_response(
+            "describe_route_tables",
+            {"RouteTables": [{"Associations": [{"SubnetId": "subnet-1"}], "Routes": []}]},
+            {"Filters": [{"Name": "vpc-id", "Values": ["vpc-1"]}]},
+        )
+    check = doctor(stubs, inspection(), vpc=VPC, environment=DROP_AFTER).network_apis()
+    assert check.result == expected
+    if expected == FAIL:
+        assert "EventBridge Scheduler" in check.detail
+        assert check.fix
+        assert "com.amazonaws.REGION.scheduler" in check.fix
 
 
 @pytest.mark.parametrize(("nat", "expected"), [(True, PASS), (False, FAIL)])
@@ -352,9 +436,19 @@ def _alarms(stubs: Stubs, errors: list[dict[str, Any]], steps: list[dict[str, An
     )
 
 
+MINE = [{"Name": "FunctionName", "Value": "rotation"}]
+
+
 def test_failure_alarm_found(stubs: Stubs) -> None:
-    _alarms(stubs, [{"AlarmName": "stack-FunctionErrors", "ActionsEnabled": True}], [])
+    found = {"AlarmName": "stack-FunctionErrors", "ActionsEnabled": True, "Dimensions": MINE}
+    _alarms(stubs, [found], [])
     assert doctor(stubs, inspection()).failure_alarm().result == PASS
+
+
+def test_an_alarm_on_another_functions_errors_does_not_count(stubs: Stubs) -> None:
+    other = [{"Name": "FunctionName", "Value": "another"}]
+    _alarms(stubs, [{"AlarmName": "other", "ActionsEnabled": True, "Dimensions": other}], [])
+    assert doctor(stubs, inspection()).failure_alarm().result == FAIL
 
 
 def test_no_failure_alarm_or_only_disabled_ones_fails(stubs: Stubs) -> None:

@@ -72,7 +72,9 @@ def _poll(
     )
 
 
-def _follower(aws: Aws, clock: FakeClock, timeout: float) -> tuple[Follower, list[Event]]:
+def _follower(
+    aws: Aws, clock: FakeClock, timeout: float, retry_wait: float = 300
+) -> tuple[Follower, list[Event]]:
     seen: list[Event] = []
     follower = Follower(
         aws,
@@ -81,6 +83,7 @@ def _follower(aws: Aws, clock: FakeClock, timeout: float) -> tuple[Follower, lis
         user="app",
         log_group=GROUP,
         timeout=timeout,
+        retry_wait=retry_wait,
         on_event=seen.append,
         clock=clock,
         sleep=clock.sleep,
@@ -108,6 +111,59 @@ def test_a_transient_failure_is_waited_on_until_the_time_limit() -> None:
     assert max(clock.sleeps) <= 5
     assert clock.sleeps[0] < clock.sleeps[-2]
     assert any("testSecret failed" in e.detail for e in seen)
+
+
+def test_a_failure_with_no_retry_within_the_retry_wait_ends_the_follow() -> None:
+    aws, stubbers = _aws()
+    clock = FakeClock()
+    pending = {OLD: ["AWSCURRENT"], TOKEN: ["AWSPENDING"]}
+    _poll(stubbers, pending, [_line("createSecret", "step succeeded", outcome="created")])
+    _poll(stubbers, pending, [])
+    failure = _line("setSecret", "step failed", error="UserBusyError", reason="modifying")
+    _poll(stubbers, pending, [failure])
+    for _ in range(40):
+        _poll(stubbers, pending, [])
+    follower, _seen = _follower(aws, clock, timeout=1800, retry_wait=20)
+    outcome = follower.run()
+    assert (outcome.result, outcome.failed_step) == ("failed", "setSecret")
+    assert (outcome.error, outcome.reason, outcome.retry_wait) == ("UserBusyError", "modifying", 20)
+    # Seen on the third poll, after two pauses; then exactly the retry wait, not the time limit.
+    failure_seen = sum(clock.sleeps[:2])
+    assert clock.now == failure_seen + 20
+    assert max(clock.sleeps) <= 5
+
+
+def test_a_retry_logged_within_the_retry_wait_keeps_following() -> None:
+    aws, stubbers = _aws()
+    clock = FakeClock()
+    pending = {OLD: ["AWSCURRENT"], TOKEN: ["AWSPENDING"]}
+    failure = _line(
+        "testSecret", "step failed", error="ClusterUnreachableError", reason="timed out"
+    )
+    _poll(stubbers, pending, [failure])
+    _poll(stubbers, pending, [])
+    # Secrets Manager's retry: the steps run again on the same token and succeed.
+    _poll(stubbers, pending, [_line("testSecret", "step succeeded", outcome="verified")])
+    for _ in range(5):
+        _poll(stubbers, pending, [])
+    _poll(stubbers, {OLD: ["AWSPREVIOUS"], TOKEN: ["AWSCURRENT"]}, [])
+    follower, _seen = _follower(aws, clock, timeout=1800, retry_wait=2)
+    outcome = follower.run()
+    assert outcome.result == "succeeded"
+    # Past the retry wait after the success: only a failure standing alone starts that clock.
+    assert clock.now > 2
+    for stubber in stubbers.values():
+        stubber.assert_no_pending_responses()
+
+
+def test_a_rotation_whose_pending_label_is_removed_ends_abandoned() -> None:
+    aws, stubbers = _aws()
+    clock = FakeClock()
+    _poll(stubbers, {OLD: ["AWSCURRENT"], TOKEN: ["AWSPENDING"]}, [])
+    _poll(stubbers, {OLD: ["AWSCURRENT"]}, [])
+    follower, _seen = _follower(aws, clock, timeout=1800)
+    assert follower.run().result == "abandoned"
+    assert len(clock.sleeps) == 1
 
 
 def test_a_refusal_ends_the_follow_at_once() -> None:

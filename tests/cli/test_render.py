@@ -14,8 +14,9 @@ DOC = {
         {"id": "a", "title": "one", "result": "pass", "detail": "fine", "fix": None},
         {"id": "b", "title": "two", "result": "fail", "detail": "broken", "fix": "do this"},
         {"id": "c", "title": "three", "result": "cannot-check", "detail": "denied", "fix": None},
+        {"id": "d", "title": "four", "result": "not-deployed", "detail": "later", "fix": None},
     ],
-    "summary": {"pass": 1, "fail": 1, "cannot-check": 1},
+    "summary": {"pass": 1, "fail": 1, "cannot-check": 1, "not-deployed": 1},
     "verdict": {"code": "fail", "message": "1 check(s) failed", "next": None},
     "exit_code": 1,
 }
@@ -28,6 +29,9 @@ def test_piped_text_is_plain() -> None:
     assert "FAIL          two: broken" in text
     assert "fix: do this" in text
     assert "CANNOT CHECK  three: denied" in text
+    assert "NOT DEPLOYED  four: later" in text
+    assert "1 pass, 1 fail, 1 cannot check, 1 not deployed yet" in text
+    assert "verdict: fail: 1 check(s) failed" in text
     assert "\x1b[" not in text
 
 

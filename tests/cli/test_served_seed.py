@@ -80,3 +80,20 @@ def test_the_export_line_is_enough_for_boto3(started: Started) -> None:
     result = _python(started, code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True"
+
+
+def test_doctor_passes_every_check_on_the_seeded_deployment(started: Started) -> None:
+    # The CA bundle comes from the export line (MEMORYDB_ROTATION_CA_BUNDLE), as for a newcomer.
+    command = [sys.executable, "-m", "memorydb_rotation_cli.app", "doctor"]
+    result = subprocess.run(
+        [*command, started.info["secret"], "--json"],
+        env=started.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    doc = json.loads(result.stdout)
+    failing = {c["id"]: c["detail"] for c in doc["checks"] if c["result"] != "pass"}
+    assert (result.returncode, failing) == (0, {})
+    assert doc["verdict"]["code"] == "ok"
