@@ -23,7 +23,10 @@ Two options serve the load run and the benchmarks, so neither builds a moto serv
 - `create_described_cluster(name, nodes=N, servers=K)`: DescribeClusters names N nodes whose
   endpoints are K real servers, round robin (a 1,500-node cluster costs K processes). Each
   described node is its own name to prove on, and the K servers get the user's password set as
-  every sandbox node does.
+  every sandbox node does. With `own_endpoints=True` every described node is also its own
+  endpoint: a loopback port of its own (Forwarder) that passes bytes unchanged to its server, so
+  the function opens one TLS connection per node, as on MemoryDB, and the certificate still
+  verifies for the node host name.
 
 Printed on start: one JSON line on stdout (the endpoint, the CA bundle that verifies the nodes, the
 pid; with --seed the secret's and the function's ARNs) and, on stderr, the `export` line that points
@@ -33,6 +36,7 @@ the CLI at it. Passwords are never printed.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import io
 import json
@@ -44,7 +48,7 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +68,7 @@ from sandbox.sandbox import (
     new_password,
 )
 from sandbox.secretsmanager import StrictSecretsManager
+from sandbox.tls import NODE_HOST
 from sandbox.topology import ClusterHandle
 
 if TYPE_CHECKING:
@@ -128,9 +133,17 @@ class ThrottlingMiddleware:
         return self._app(environ, start_response)
 
 
-def described_shards(real: list[dict[str, Any]], nodes: int, cluster: str) -> list[dict[str, Any]]:
+def described_shards(
+    real: list[dict[str, Any]],
+    nodes: int,
+    cluster: str,
+    endpoints: Sequence[tuple[str, int]] | None = None,
+) -> list[dict[str, Any]]:
     """`nodes` node descriptions in shards of DESCRIBED_NODES_PER_SHARD, named as MemoryDB names
-    them, whose endpoints cycle over the `real` nodes' descriptions."""
+    them, whose endpoints cycle over the `real` nodes' descriptions (or are `endpoints`, one per
+    described node)."""
+    if endpoints is not None and len(endpoints) != nodes:
+        raise ValueError("one endpoint per described node")
     count = -(-nodes // DESCRIBED_NODES_PER_SHARD)
     per_shard = SLOTS // count
     shards = []
@@ -146,13 +159,123 @@ def described_shards(real: list[dict[str, Any]], nodes: int, cluster: str) -> li
                 "Status": "available",
                 "Slots": f"{s * per_shard}-{last}",
                 "Nodes": [
-                    real[i % len(real)] | {"Name": f"{cluster}-{shard}-{n + 1:03d}"}
+                    real[i % len(real)]
+                    | {"Name": f"{cluster}-{shard}-{n + 1:03d}"}
+                    | (
+                        {}
+                        if endpoints is None
+                        else {"Endpoint": {"Address": endpoints[i][0], "Port": endpoints[i][1]}}
+                    )
                     for n, i in enumerate(members)
                 ],
                 "NumberOfNodes": len(members),
             }
         )
     return shards
+
+
+class Forwarder:
+    """Loopback ports that each pass TCP bytes, unchanged and at once, to one upstream address.
+
+    One event loop in a daemon thread serves every port; `accepted(port)` counts the connections
+    a port has taken, so a caller can tell connections per described node apart even where many
+    nodes share one real server."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="sandbox-forwarder", daemon=True
+        )
+        self._servers: list[asyncio.Server] = []
+        self._connections: set[asyncio.Task[None]] = set()
+        self._accepted: dict[int, int] = {}
+        self._thread.start()
+
+    def listen(self, upstreams: Sequence[tuple[str, int]]) -> list[int]:
+        """One new listening port on 127.0.0.1 per upstream, in the order given."""
+        future = asyncio.run_coroutine_threadsafe(self._listen(upstreams), self._loop)
+        return future.result(timeout=60)
+
+    def accepted(self, port: int) -> int:
+        return self._accepted[port]
+
+    def close(self) -> None:
+        if self._loop.is_closed():
+            return
+        if self._thread.is_alive():
+            asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(timeout=30)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=30)
+        self._loop.close()
+
+    async def _listen(self, upstreams: Sequence[tuple[str, int]]) -> list[int]:
+        ports = []
+        for host, port in upstreams:
+            server = await asyncio.start_server(self._handler(host, port), "127.0.0.1", 0)
+            self._servers.append(server)
+            listening: int = server.sockets[0].getsockname()[1]
+            self._accepted[listening] = 0
+            ports.append(listening)
+        return ports
+
+    async def _close(self) -> None:
+        for server in self._servers:
+            server.close()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        for server in self._servers:
+            await server.wait_closed()
+
+    def _handler(
+        self, host: str, port: int
+    ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            listening = writer.get_extra_info("sockname")[1]
+            self._accepted[listening] += 1
+            # Tracked so that close() can end connections still open (a handler runs in a task).
+            task = asyncio.current_task()
+            tracked = {task} if task is not None else set()
+            self._connections |= tracked
+            try:
+                await self._forward(reader, writer, host, port)
+            finally:
+                self._connections -= tracked
+
+        return serve
+
+    async def _forward(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, port: int
+    ) -> None:
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection(host, port)
+        except OSError:
+            # The server is down: the client sees the connection close, as a stopped node's would.
+            writer.close()
+            return
+        try:
+            await asyncio.gather(_copy(reader, upstream_writer), _copy(upstream_reader, writer))
+        finally:
+            writer.close()
+            upstream_writer.close()
+
+
+async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except OSError:
+        pass
+    finally:
+        # Either side's end ends the other: TLS has no use for a half-closed connection.
+        writer.close()
+
+
+@dataclass(frozen=True)
+class _Described:
+    nodes: int
+    endpoints: tuple[tuple[str, int], ...] | None
 
 
 class ServedSandbox:
@@ -170,7 +293,8 @@ class ServedSandbox:
         self._env = EnvironmentChanges()
         self._rotations: list[threading.Thread] = []
         self._run_lock = threading.Lock()
-        self._described: dict[str, int] = {}
+        self._described: dict[str, _Described] = {}
+        self._forwarder: Forwarder | None = None
         self.endpoint = ""
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -217,6 +341,10 @@ class ServedSandbox:
 
     def stop(self) -> None:
         self._stack.close()
+        # After wait_idle (in the stack): a rotation still running keeps its connections.
+        if self._forwarder is not None:
+            self._forwarder.close()
+            self._forwarder = None
         self._env.restore()
 
     @property
@@ -290,19 +418,52 @@ class ServedSandbox:
     # -- clusters described wider than they are -----------------------------------------------
 
     def create_described_cluster(
-        self, name: str, *, nodes: int, servers: int | None = None, acl: str = DEFAULT_ACL
+        self,
+        name: str,
+        *,
+        nodes: int,
+        servers: int | None = None,
+        acl: str = DEFAULT_ACL,
+        own_endpoints: bool = False,
     ) -> ClusterHandle:
         """A TLS cluster in `acl` that DescribeClusters reports with `nodes` nodes, served by
         `servers` real servers (default: one per node, at most 16) in round robin. Returns the
-        real cluster (its `nodes` are the servers)."""
+        real cluster (its `nodes` are the servers).
+
+        `own_endpoints`: each described node is reported at a loopback port of its own that
+        forwards to its server (`described_endpoints` lists them in described order), so N
+        described nodes are N endpoints; otherwise they share their servers' endpoints."""
         if nodes < 1:
             raise ValueError("a cluster has at least one node")
         real = min(nodes, servers or 16)
         if real < 1:
             raise ValueError("a described cluster needs at least one real server")
         handle = self.sandbox.create_cluster(name, shards=real, acl=acl)
-        self._described[name] = nodes
+        endpoints = None
+        if own_endpoints:
+            # The nodes' servers listen on 127.0.0.1; a restarted node keeps its port.
+            upstreams = [("127.0.0.1", handle.nodes[i % real].port) for i in range(nodes)]
+            endpoints = tuple((NODE_HOST, port) for port in self._forwarding().listen(upstreams))
+        self._described[name] = _Described(nodes, endpoints)
         return handle
+
+    def described_endpoints(self, name: str) -> list[tuple[str, int]]:
+        """The endpoints of a cluster made with `own_endpoints`, one per described node."""
+        described = self._described.get(name)
+        if described is None or described.endpoints is None:
+            raise ValueError(f"{name!r} is not a described cluster with endpoints of its own")
+        return list(described.endpoints)
+
+    def connections_accepted(self, endpoint: tuple[str, int]) -> int:
+        """The connections a described node's own endpoint has taken so far."""
+        if self._forwarder is None:
+            raise ValueError("no described cluster has endpoints of its own")
+        return self._forwarder.accepted(endpoint[1])
+
+    def _forwarding(self) -> Forwarder:
+        if self._forwarder is None:
+            self._forwarder = Forwarder()
+        return self._forwarder
 
     def _patch_described_clusters(self) -> Callable[[], None]:
         topology = self.sandbox.topology
@@ -311,14 +472,16 @@ class ServedSandbox:
 
         def cluster_dict(cluster: MemoryDBCluster, *, shards: bool) -> dict[str, Any]:
             description = original(cluster, shards=shards)
-            nodes = described.get(cluster.cluster_name)
-            if nodes is None:
+            wide = described.get(cluster.cluster_name)
+            if wide is None:
                 return description
-            description["NumberOfShards"] = -(-nodes // DESCRIBED_NODES_PER_SHARD)
-            description["AvailabilityMode"] = "MultiAZ" if nodes > 1 else "SingleAZ"
+            description["NumberOfShards"] = -(-wide.nodes // DESCRIBED_NODES_PER_SHARD)
+            description["AvailabilityMode"] = "MultiAZ" if wide.nodes > 1 else "SingleAZ"
             if shards:
                 real = [node for shard in description["Shards"] for node in shard["Nodes"]]
-                description["Shards"] = described_shards(real, nodes, cluster.cluster_name)
+                description["Shards"] = described_shards(
+                    real, wide.nodes, cluster.cluster_name, wide.endpoints
+                )
             return description
 
         # The sandbox's own topology answers DescribeClusters; only its description of these

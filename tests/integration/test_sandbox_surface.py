@@ -88,15 +88,10 @@ def _reaches_into_the_machinery(path: Path) -> list[str]:
 
 MACHINERY = ("memorydb", "secretsmanager")
 MOTO_BACKENDS = ("moto.secretsmanager.models", "moto.memorydb.models")
-# The Lambda-size benchmark still builds its many-endpoint topology on moto's MemoryDB backend
-# directly (each described node its own TLS endpoint, which the served sandbox's described
-# clusters do not give yet).
-SERVED_WITHOUT_A_SANDBOX = ("bench/node_topology.py", "bench/lambda_aws.py")
 
 
 def test_callers_use_the_surface_not_the_machinery() -> None:
     callers = [*ROOT.glob("tests/**/*.py"), *ROOT.glob("bench/**/*.py"), *ROOT.glob("demo/*.py")]
-    callers = [p for p in callers if str(p.relative_to(ROOT)) not in SERVED_WITHOUT_A_SANDBOX]
     assert len(callers) > 20
     found = [hit for path in callers for hit in _reaches_into_the_machinery(path)]
     assert found == []

@@ -13,6 +13,8 @@ from botocore.exceptions import ClientError
 
 from sandbox.sandbox import REGION, Sandbox
 from sandbox.server import ServedSandbox, Throttle, described_shards
+from sandbox.tls import NODE_HOST
+from sandbox.topology import ClusterHandle
 
 ACL = "wide-acl"
 CLUSTER = "wide"
@@ -89,6 +91,77 @@ def test_a_full_rotation_proves_every_described_node(served: ServedSandbox) -> N
     accepted = sandbox.accepts_everywhere(USER, new)
     assert [accepted[node.name] for node in handle.nodes] == [True, True]
     assert not sandbox.accepts_everywhere(USER, password)[handle.nodes[0].name]
+
+
+def test_described_nodes_can_be_given_endpoints_of_their_own() -> None:
+    real = [{"Name": "r0", "Endpoint": {"Address": "localhost", "Port": 7000}}]
+
+    shards = described_shards(real, 3, "c", [("h", 1), ("h", 2), ("h", 3)])
+
+    nodes = [node for shard in shards for node in shard["Nodes"]]
+    assert [node["Endpoint"] for node in nodes] == [
+        {"Address": "h", "Port": port} for port in (1, 2, 3)
+    ]
+    with pytest.raises(ValueError, match="one endpoint per described node"):
+        described_shards(real, 3, "c", [("h", 1)])
+
+
+def _accepted(handle: ClusterHandle) -> list[int]:
+    """Connections each real server has accepted (INFO only: no command the rotation sees)."""
+    return [
+        int(node.server.admin.info("stats")["total_connections_received"]) for node in handle.nodes
+    ]
+
+
+def test_described_nodes_of_their_own_are_endpoints_a_rotation_connects_to_four_times_each(
+    served: ServedSandbox,
+) -> None:
+    sandbox = served.sandbox
+    sandbox.create_acl(ACL)
+    handle = served.create_described_cluster(
+        CLUSTER, nodes=6, servers=2, acl=ACL, own_endpoints=True
+    )
+    password = sandbox.create_user(USER, acl=ACL)
+    host, port = handle.endpoint
+    arn = sandbox.create_secret(USER, password, host=host, port=port)
+
+    cluster = served.client("memorydb").describe_clusters(
+        ClusterName=CLUSTER, ShowShardDetails=True
+    )["Clusters"][0]
+    described = [
+        (node["Endpoint"]["Address"], node["Endpoint"]["Port"])
+        for shard in cluster["Shards"]
+        for node in shard["Nodes"]
+    ]
+    assert len(described) == 6
+    assert len(set(described)) == 6
+    assert described == served.described_endpoints(CLUSTER)
+    assert {address for address, _ in described} == {NODE_HOST}
+    assert not set(described) & {node.endpoint for node in handle.nodes}
+
+    sandbox.settle()
+    before = _accepted(handle)
+    outcome = sandbox.driver().rotate(arn)
+    after = _accepted(handle)
+
+    assert outcome.succeeded, outcome.last_error
+    # Round robin: each of the two servers stands behind three described nodes.
+    assert [a - b for a, b in zip(after, before, strict=True)] == [12, 12]
+    assert [served.connections_accepted(e) for e in described] == [4] * 6
+    new = sandbox.view(arn).password("AWSCURRENT")
+    assert new is not None
+    sandbox.settle()
+    assert all(sandbox.accepts_everywhere(USER, new)[node.name] for node in handle.nodes)
+
+
+def test_endpoints_of_their_own_are_only_for_clusters_made_so(served: ServedSandbox) -> None:
+    served.sandbox.create_acl(ACL)
+    served.create_described_cluster(CLUSTER, nodes=2, servers=1, acl=ACL)
+
+    with pytest.raises(ValueError, match="endpoints of its own"):
+        served.described_endpoints(CLUSTER)
+    with pytest.raises(ValueError, match="endpoints of its own"):
+        served.connections_accepted((NODE_HOST, 1))
 
 
 def test_more_servers_than_nodes_starts_one_per_node(served: ServedSandbox) -> None:
