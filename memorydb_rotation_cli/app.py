@@ -1,4 +1,4 @@
-"""The `memorydb-rotation` console script: status, rotate, repair, doctor, history.
+"""The `memorydb-rotation` console script: status, rotate, repair, doctor, history, list.
 
 Exit codes: 0 healthy / done; 1 a problem found or the action failed; 2 usage or access errors.
 `--json` prints one JSON document on stdout and nothing else there (docs/cli.md).
@@ -313,6 +313,27 @@ def history(
         return int(doc["exit_code"])
 
     _run("history", json_, body)
+
+
+@app.command("list")
+def list_(
+    function: Annotated[
+        str,
+        typer.Argument(help="The rotation function's name or ARN.", show_default=False),
+    ],
+    json_: JsonOpt = False,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+) -> None:
+    """Every secret the function rotates (RotationLambdaARN, from ListSecrets), with its state."""
+    from memorydb_rotation_cli import list_command
+
+    def body(out: Output) -> int:
+        doc = list_command.run(Aws.from_chain(profile=profile, region=region), function)
+        _emit(out, doc, list_command.render)
+        return int(doc["exit_code"])
+
+    _run("list", json_, body)
 
 
 def _emit(out: Output, doc: dict[str, Any], text: Callable[[Output, dict[str, Any]], None]) -> None:

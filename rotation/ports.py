@@ -3,7 +3,8 @@ redis; the unit tests implement them as in-memory fakes."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from pydantic import SecretStr
@@ -33,6 +34,16 @@ class SecretStore(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class UserTags:
+    """A user's tags as one ListTags call read them: who owns the user, and everything else the
+    operator tagged it with (fleet mode's ROTATION_USER_TAG is checked against these)."""
+
+    owner: str | None
+    """The ARN of the secret that has claimed the user, if any."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
 class UserDirectory(Protocol):
     def describe(self, user_name: str) -> MemoryDBUser:
         """Raises UserNotFoundError when there is no such user."""
@@ -42,8 +53,8 @@ class UserDirectory(Protocol):
         """Every cluster and node holding the user; raises NoClusterError when there is none."""
         ...
 
-    def owner(self, user: MemoryDBUser) -> str | None:
-        """The ARN of the secret that has claimed the user, if any."""
+    def tags(self, user: MemoryDBUser) -> UserTags:
+        """The user's tags, its owner among them, from one read."""
         ...
 
     def claim(self, user: MemoryDBUser, secret_arn: str) -> None:

@@ -557,7 +557,15 @@ class Rotator:
             raise UserRefusedError(
                 f"'user_arn' in the secret is not the ARN of user '{name}' ({user.arn})"
             )
-        owner = self._users.owner(user)
+        # One ListTags answers both the fleet tag and the owner.
+        tags = self._users.tags(user)
+        required = self._settings.user_tag
+        if required is not None and tags.tags.get(required[0]) != required[1]:
+            raise UserRefusedError(
+                f"user '{name}' does not carry the tag {required[0]}={required[1]} that "
+                "ROTATION_USER_TAG requires"
+            )
+        owner = tags.owner
         if owner is not None and owner != meta.arn:
             raise UserOwnedElsewhereError(
                 f"user '{name}' is rotated by secret {owner}; secret {meta.arn} may not rotate "

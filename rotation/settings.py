@@ -7,6 +7,7 @@ variable an operator has to fix.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -27,6 +28,14 @@ MAX_GRACE_SECONDS = 7 * 24 * 3600
 _ROLE_ARN = r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"
 # EventBridge Scheduler group names: 1-64 of letters, digits, '-', '_' and '.'.
 _GROUP_NAME = r"^[0-9A-Za-z_.-]{1,64}$"
+# MemoryDB tag keys and values (AWS::MemoryDB::User Tag: key 1-128, value 0-256, of letters,
+# digits, spaces and _ . / = + : - @; a key never starts with `aws:`). The key is read up to the
+# first '=', so a fleet key may not contain one.
+_TAG_KEY = re.compile(r"[A-Za-z0-9 _./+:@-]{1,128}")
+_TAG_VALUE = re.compile(r"[A-Za-z0-9 _./=+:@-]{0,256}")
+# The tags this function writes itself (rotation.adapters.memorydb.OWNER_TAG and the claim
+# tags): a fleet tag under this prefix would be one the function could give a user on its own.
+OWN_TAG_PREFIX = "memorydb-rotation:"
 
 
 class Settings(BaseModel):
@@ -34,6 +43,10 @@ class Settings(BaseModel):
 
     allowed_users: frozenset[str] | None = Field(default=None, alias="ROTATION_ALLOWED_USERS")
     """When set, only these users are rotated; any other is refused before any write."""
+
+    user_tag: tuple[str, str] | None = Field(default=None, alias="ROTATION_USER_TAG")
+    """`key=value`: when set, only users carrying this tag are rotated (fleet mode); any other is
+    refused before any write. With ROTATION_ALLOWED_USERS too, a user must pass both."""
 
     old_password_policy: Literal["drop", "keep", "drop-after"] = Field(
         default="drop", alias="OLD_PASSWORD_POLICY"
@@ -95,6 +108,30 @@ class Settings(BaseModel):
         if value and "default" in value:
             raise ValueError("the 'default' user is never rotated and cannot be allowed")
         return value
+
+    @field_validator("user_tag", mode="before")
+    @classmethod
+    def _split_tag(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        key, equals, tag_value = value.partition("=")
+        if not equals:
+            raise ValueError("must be key=value (the tag a user must carry to be rotated)")
+        if not _TAG_KEY.fullmatch(key) or key.startswith("aws:"):
+            raise ValueError(
+                "the key must be 1-128 of letters, digits, spaces and _ . / + : - @, not "
+                "starting with 'aws:'"
+            )
+        if key.startswith(OWN_TAG_PREFIX):
+            raise ValueError(
+                f"the key may not start with '{OWN_TAG_PREFIX}': this function writes those "
+                "tags itself, so they cannot say which users it may rotate"
+            )
+        if not _TAG_VALUE.fullmatch(tag_value):
+            raise ValueError(
+                "the value must be 0-256 of letters, digits, spaces and _ . / = + : - @"
+            )
+        return (key, tag_value)
 
     @field_validator("schedule_group_name", "scheduler_role_arn", "ca_bundle_path", mode="before")
     @classmethod

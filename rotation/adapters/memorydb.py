@@ -26,6 +26,7 @@ from rotation.errors import (
     UserOwnedElsewhereError,
 )
 from rotation.models import Cluster, Endpoint, MemoryDBUser, Node, Topology
+from rotation.ports import UserTags
 
 if TYPE_CHECKING:
     from mypy_boto3_memorydb import MemoryDBClient  # noqa: F401 - named in the base class below
@@ -137,9 +138,15 @@ class MemoryDBDirectory(BotoAdapter["MemoryDBClient"]):
             if not token:
                 return
 
+    def tags(self, user: MemoryDBUser) -> UserTags:
+        """The user's tags from one ListTags call, with the owner tag's secret ARN (or None when
+        no secret has claimed the user)."""
+        tags = self._tags(user)
+        return UserTags(owner=tags.get(OWNER_TAG), tags=tags)
+
     def owner(self, user: MemoryDBUser) -> str | None:
         """The secret ARN in the user's owner tag, or None when no secret has claimed it."""
-        return self._tags(user).get(OWNER_TAG)
+        return self.tags(user).owner
 
     def _tags(self, user: MemoryDBUser) -> dict[str, str]:
         response = call(

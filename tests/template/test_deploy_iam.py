@@ -317,9 +317,18 @@ def test_the_scopes_are_exactly_the_given_secrets_and_users(
     assert scope_problems(template, secrets, users) == []
 
 
+def _named_users(statement: dict[str, Any]) -> list[Any]:
+    """The user ARNs of the named mode: the false branch of the statement's `IsFleet` Fn::If."""
+    condition, _fleet, named = statement["Resource"]["Fn::If"]
+    assert condition == "IsFleet"
+    return list(named)
+
+
 def test_a_user_left_out_of_the_role_is_caught(template: dict[str, Any]) -> None:
     users = _statement(template, "ReadAndUpdateTheAllowedUsers")
-    users["Resource"] = [entry for entry in users["Resource"] if "HasUser3" not in str(entry)]
+    condition, fleet, named = users["Resource"]["Fn::If"]
+    named = [entry for entry in named if "HasUser3" not in str(entry)]
+    users["Resource"] = {"Fn::If": [condition, fleet, named]}
     _replace_statement(template, "ReadAndUpdateTheAllowedUsers", users)
 
     assert scope_problems(template, SECRET_A, "app-user,reporting") == []
@@ -329,7 +338,7 @@ def test_a_user_left_out_of_the_role_is_caught(template: dict[str, Any]) -> None
 def test_a_wrong_user_arn_is_caught(template: dict[str, Any]) -> None:
     """ElastiCache-style `user:NAME` instead of MemoryDB's `user/NAME`."""
     users = _statement(template, "ReadAndUpdateTheAllowedUsers")
-    first = users["Resource"][0]
+    first = _named_users(users)[0]
     first["Fn::Sub"][0] = first["Fn::Sub"][0].replace("user/", "user:")
     _replace_statement(template, "ReadAndUpdateTheAllowedUsers", users)
 
@@ -352,12 +361,24 @@ def test_the_user_parameter_accepts_up_to_five_names(template: dict[str, Any], v
 
 @pytest.mark.parametrize(
     "value",
-    ["", "default", "app,default", "default,app", "a1,b2,c3,d4,e5,f6", "app user", "app,", "1app"],
+    ["default", "app,default", "default,app", "a1,b2,c3,d4,e5,f6", "app user", "app,", "1app"],
 )
 def test_the_user_parameter_refuses_what_the_role_cannot_scope(
     template: dict[str, Any], value: str
 ) -> None:
     assert not _pattern(template, "RotatableUsers").fullmatch(value)
+
+
+def test_empty_names_are_accepted_only_as_fleet_mode(template: dict[str, Any]) -> None:
+    """The patterns admit "" so that fleet mode can leave the names out; the named mode's rule
+    then refuses a stack that gives neither names nor a fleet."""
+    assert _pattern(template, "RotatableUsers").fullmatch("")
+    assert _pattern(template, "SecretArns").fullmatch("")
+    rule = template["Rules"]["NamedModeNeedsNames"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "FleetName"}, ""]}
+    asserted = [assertion["Assert"] for assertion in rule["Assertions"]]
+    for name in ("SecretArns", "RotatableUsers"):
+        assert {"Fn::Not": [{"Fn::Equals": [{"Ref": name}, ""]}]} in asserted
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ from rotation.models import (
     SecretMetadata,
     Topology,
 )
+from rotation.ports import UserTags
 
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:memorydb/app-user-AbCdEf"
 USER_ARN = "arn:aws:memorydb:us-east-1:123456789012:user/app-user"
@@ -136,6 +137,9 @@ class FakeUserDirectory:
     access_string: str = "on ~* +@all"
     clusters: list[Cluster] = field(default_factory=lambda: [cluster()])
     owner_arn: str | None = None
+    user_tags: dict[str, str] = field(default_factory=dict)
+    """The operator's tags on the user (fleet mode), beside the owner tag."""
+    tag_reads: int = 0
     updates: list[list[str]] = field(default_factory=list)
     claims: list[str] = field(default_factory=list)
     describes: int = 0
@@ -160,8 +164,9 @@ class FakeUserDirectory:
             raise NoClusterError(f"user '{user.name}' is on no cluster")
         return Topology(user.name, ("app-acl",), tuple(self.clusters))
 
-    def owner(self, user: MemoryDBUser) -> str | None:
-        return self.owner_arn
+    def tags(self, user: MemoryDBUser) -> UserTags:
+        self.tag_reads += 1
+        return UserTags(owner=self.owner_arn, tags=dict(self.user_tags))
 
     def claim(self, user: MemoryDBUser, secret_arn: str) -> None:
         self.claims.append(secret_arn)
