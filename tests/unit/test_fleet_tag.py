@@ -144,3 +144,9 @@ def test_the_scheduled_drop_declines_for_a_user_that_lost_the_tag(world: World) 
     assert result.kept_because is KeptBecause.USER_REFUSED
     assert "ROTATION_USER_TAG" in result.reason
     assert _writes(world) == before
+
+
+def test_a_tag_given_as_a_pair_is_taken_as_it_is() -> None:
+    """The model also takes the parsed form (a copy of settings, a test): only text is split."""
+    settings = Settings.model_validate({"ROTATION_USER_TAG": ("team", "payments")})
+    assert settings.user_tag == ("team", "payments")
