@@ -1,4 +1,4 @@
-"""Every-node proof (issue 11): `rotation.proof.prove` with the real RedisVerifier over TLS, beside
+"""Every-node proof: `rotation.proof.prove` with the real RedisVerifier over TLS, beside
 the floor measured in the same run.
 
     python -m bench.nodes --out FILE [--quick]

@@ -405,7 +405,7 @@ def run_bad_inputs(sandbox: Sandbox) -> list[CaseResult]:
 __all__ = ["CASES", "LAMBDA_ARN", "BadCase", "run_bad_inputs", "run_case"]
 
 
-# The hostile families of issue 9 live in their own module; they run with the same judge.
+# The hostile-input families live in their own module; they run with the same judge.
 from tests.reliability.campaign.hostile import CASES as _HOSTILE  # noqa: E402
 
 CASES = (*CASES, *_HOSTILE)

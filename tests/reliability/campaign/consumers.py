@@ -18,7 +18,7 @@ MemoryDB's propagation reach redis-server in the meantime, on the wall clock, be
 client reads the wall clock. After the last rotation it waits out the grace, and the user must
 hold one password again (`drop`, `drop-after`).
 
-Done (issue 12): 0 failed connections for every kind with `drop-after` when the grace exceeds R
+What it promises: 0 failed connections for every kind with `drop-after` when the grace exceeds R
 and rotations are a grace apart; and `reread` and `fresh` at 0 under every policy. `cached` under
 `drop` is what the grace fixes: it fails from each drop until its next refresh.
 """
@@ -67,7 +67,7 @@ class Plan:
 
 
 CI_PLAN = Plan()
-# The setting of issue 12's measurement: R = 3 s, 5 consumers of each kind, 4 rotations.
+# The setting of the grace-period measurement: R = 3 s, 5 consumers of each kind, 4 rotations.
 FULL_PLAN = Plan(
     refresh_seconds=3, grace_seconds=4, spacing_seconds=6.0, rotations=4, consumers_per_kind=5
 )

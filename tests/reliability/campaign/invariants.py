@@ -1,4 +1,4 @@
-"""The invariants of issue 4, checked against the sandbox's own state and the real redis-server.
+"""The rotation's invariants, checked against the sandbox's own state and the real redis-server.
 
 Nothing here goes through botocore: the checker reads the sandbox's view of the backends and asks
 the redis-server (the oracle) directly, so a check never adds an AWS call or trips an injected
