@@ -497,6 +497,15 @@ class Sandbox:
         """MemoryDB reports `address` for this node (e.g. a fault proxy in front of it)."""
         self.topology.advertise_node(node_name, address)
 
+    def add_creating_shard(self, cluster_name: str = DEFAULT_CLUSTER) -> str:
+        """MemoryDB lists one more shard whose node is `creating`, with no Endpoint yet (a shard
+        being added); returns the node's name."""
+        return self.topology.add_creating_shard(cluster_name)
+
+    def finish_creating_shards(self, cluster_name: str = DEFAULT_CLUSTER) -> None:
+        """The shards being added leave DescribeClusters' answer again."""
+        self.topology.finish_creating_shards(cluster_name)
+
     def accepts_everywhere(self, user: str, password: str) -> dict[str, bool]:
         """node name -> does `AUTH user password` succeed there now, for every node of every
         cluster."""

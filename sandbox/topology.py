@@ -217,6 +217,9 @@ class ClusterHandle:
     state: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
     """Where the nodes keep nodes.conf across a stop and start."""
     _serving: bool = field(default=False, repr=False)
+    creating: list[str] = field(default_factory=list)
+    """Nodes of a shard being added: DescribeClusters lists each as `creating`, with no Endpoint
+    (MemoryDB gives a node its endpoint once it is available); no server stands behind them."""
 
     @property
     def nodes(self) -> list[NodeHandle]:
@@ -364,6 +367,20 @@ class Topology:
         put there is then an endpoint the function discovers. None reports the node again."""
         with self._lock:
             self.node(node_name).advertised = address
+
+    def add_creating_shard(self, cluster_name: str) -> str:
+        """A shard being added: DescribeClusters lists one more shard whose node is `creating`
+        and has no Endpoint yet. Returns the node's name."""
+        with self._lock:
+            handle = self.cluster(cluster_name)
+            name = f"{cluster_name}-{len(handle.shards) + len(handle.creating) + 1:04d}-001"
+            handle.creating.append(name)
+            return name
+
+    def finish_creating_shards(self, cluster_name: str) -> None:
+        """The shards being added are gone from DescribeClusters again (as if never begun)."""
+        with self._lock:
+            self.cluster(cluster_name).creating.clear()
 
     def node(self, name: str) -> NodeHandle:
         for cluster in self.clusters.values():
@@ -620,6 +637,15 @@ class Topology:
                     "NumberOfNodes": len(shard),
                 }
                 for shard, (first, last) in zip(handle.shards, handle.slots, strict=True)
+            ]
+            description["Shards"] += [
+                {
+                    "Name": name.rsplit("-", 1)[0].rsplit("-", 1)[1],
+                    "Status": "creating",
+                    "Nodes": [{"Name": name, "Status": "creating"}],
+                    "NumberOfNodes": 1,
+                }
+                for name in handle.creating
             ]
         return description
 

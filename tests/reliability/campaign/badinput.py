@@ -7,6 +7,11 @@ names the problem, the function logged exactly one "step failed" line whose reas
 nothing was written, no secret showed anywhere, and (unless the case takes the user's password
 away) the user's password still authenticates on the cluster.
 
+Some hostile cases are not refusals: a race or a late retry the function must come through
+without breaking anything (kind "kept safe"). Those are judged the other way round: the call
+succeeds, it writes only what the case allows, AWSCURRENT's password still authenticates, and
+the case's own check holds (the pending password of a following rotation is still set, say).
+
 This table is the one home of these cases: tests/reliability/test_bad_input.py runs each as its
 own pytest case, and the reliability report counts them.
 """
@@ -14,11 +19,13 @@ own pytest case, and the reliability report counts them.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from sandbox.lambda_context import LocalLambdaContext
 from sandbox.redis_server import free_port
@@ -31,8 +38,11 @@ WRITES = (
     "UpdateSecretVersionStage",
     "UpdateUser",
     "TagResource",
+    "UntagResource",
     "CreateUser",
     "DeleteUser",
+    "CreateSchedule",
+    "DeleteSchedule",
 )
 LOG_INJECTION = "FORGED-LOG-LINE"
 
@@ -46,9 +56,24 @@ class Ctx:
     token: str
     event: dict[str, Any] = field(default_factory=dict)
     extra_secrets: set[str] = field(default_factory=set)
+    others: Counter[str] = field(default_factory=Counter)
+    """AWS calls another party made during the judged invocation (a racing secret's steps run
+    from a hook): not the judged invocation's writes."""
+    records: list[logging.LogRecord] = field(default_factory=list)
+    """The judged invocation's log records, for a case's own check."""
+    notes: dict[str, str] = field(default_factory=dict)
+    """What a case's prepare leaves for its check (another secret's ARN, a later token)."""
+
+    def as_other_party(self, action: Callable[[], object]) -> None:
+        """Run `action` as someone else would, in the middle of the judged invocation: the AWS
+        calls it makes are set apart from the judged invocation's."""
+        before = Counter(self.sandbox.calls())
+        action()
+        self.others += Counter(self.sandbox.calls()) - before
 
 
 Prepare = Callable[[Ctx], None]
+Check = Callable[[Ctx], list[str]]
 
 
 @dataclass(frozen=True)
@@ -69,6 +94,15 @@ class BadCase:
     password_survives: bool = True
     """False where the case itself leaves the user without a working password (no user, or a
     user that authenticates otherwise)."""
+    kind: Literal["refused", "kept safe"] = "refused"
+    holds: Check | None = None
+    """The case's own check after the judged invocation: the problems it finds."""
+    writes_allowed: tuple[str, ...] = ()
+    """Writes the judged invocation may make: a claim announced and withdrawn, or, for a kept
+    safe case, the step's own work."""
+    undo: Prepare | None = None
+    """Puts back what `prepare` changed outside the case's own user and secret (hooks, the
+    shared cluster), whatever the outcome."""
 
 
 # -- prepare helpers ------------------------------------------------------------------------------
@@ -341,8 +375,7 @@ def run_case(sandbox: Sandbox, case: BadCase, index: int) -> CaseResult:
         user, password, name=f"bad/{index:02d}", document=document, secret_string=case.secret_string
     )
     rotation_token = f"{uuid.uuid4()}-{uuid.uuid4().hex[:8]}"
-    if case.settings:
-        sandbox.configure_function(**case.settings)
+    _configure(sandbox, case.settings)
     sandbox.stage_pending(ctx.arn, ctx.token)
     ctx.event = {
         "Step": case.step,
@@ -368,44 +401,111 @@ def run_case(sandbox: Sandbox, case: BadCase, index: int) -> CaseResult:
             except Exception as exc:  # noqa: BLE001 - judged below
                 error = exc
                 scanner.exception(exc)
-        writes = [c for c in sandbox.calls() if c in WRITES]
-        if error is None:
-            problems.append("the function accepted it")
-        elif not re.search(case.match, str(error)):
-            problems.append(f"the error does not name the problem: {type(error).__name__}")
-        failed = [r for r in scanner.records if r.getMessage() == "step failed"]
-        if len(failed) != 1:
-            problems.append(f"{len(failed)} 'step failed' log lines, not 1")
-        elif not re.search(case.match, str(getattr(failed[0], "reason", ""))):
-            problems.append("the 'step failed' log line's reason does not name the problem")
-        if writes:
-            problems.append(f"it wrote: {', '.join(writes)}")
-        if case.password_survives and not sandbox.authenticates(user, password):
+            ctx.records = list(scanner.records)
+            judged = Counter(c for c in sandbox.calls() if c in WRITES) - ctx.others
+            if case.kind == "refused":
+                problems += _judge_refusal(case, error, ctx.records)
+            else:
+                problems += _judge_kept_safe(error, ctx.records)
+            writes = [w for w in judged.elements() if w not in case.writes_allowed]
+            if writes:
+                problems.append(f"it wrote: {', '.join(writes)}")
+            if case.holds is not None:
+                problems += case.holds(ctx)
+        if case.kind == "kept safe":
+            problems += _current_authenticates(sandbox, ctx)
+        elif case.password_survives and not sandbox.authenticates(user, password):
             problems.append("the user's password stopped working")
         secrets = set(sandbox.passwords_seen) | ctx.extra_secrets | {rotation_token, password}
+        if case.kind == "kept safe":  # the function made passwords of its own there
+            secrets |= _labelled_passwords(sandbox, ctx.arn)
         leaks = scanner.scan(secrets)
         problems += leaks
         output = "\n".join(scanner.texts["stdout/stderr"] + scanner.texts["exceptions"])
         problems += [
             f"'{text}' reached the output" for text in case.absent_from_output if text in output
         ]
-        detail = "; ".join(problems) or f"{type(error).__name__}: {error}"
+        detail = "; ".join(problems) or (
+            f"{type(error).__name__}: {error}" if error is not None else "handled safely"
+        )
     finally:
+        if case.undo is not None:
+            case.undo(ctx)
         if case.settings:
             sandbox.configure_function(**dict.fromkeys(case.settings))
-    return CaseResult(
-        "bad-input", case.name, not problems, detail, leaks=len(leaks), writes=len(writes)
-    )
+    family = "bad-input" if case.kind == "refused" else "hostile-safe"
+    return CaseResult(family, case.name, not problems, detail, leaks=len(leaks), writes=len(writes))
+
+
+def _configure(sandbox: Sandbox, settings: dict[str, str | None]) -> None:
+    """The case's settings; drop-after as the template sets it up (its schedule group too)."""
+    if settings.get("OLD_PASSWORD_POLICY") == "drop-after":
+        its_own = ("OLD_PASSWORD_POLICY", "OLD_PASSWORD_GRACE_SECONDS", "SCHEDULE_GROUP_NAME")
+        rest = {k: v for k, v in settings.items() if k not in (*its_own, "SCHEDULER_ROLE_ARN")}
+        sandbox.drop_after(float(settings.get("OLD_PASSWORD_GRACE_SECONDS") or 60), **rest)
+    elif settings:
+        sandbox.configure_function(**settings)
+
+
+def _judge_refusal(
+    case: BadCase, error: Exception | None, records: list[logging.LogRecord]
+) -> list[str]:
+    problems = []
+    if error is None:
+        problems.append("the function accepted it")
+    elif not re.search(case.match, str(error)):
+        problems.append(f"the error does not name the problem: {type(error).__name__}")
+    failed = [r for r in records if r.getMessage() == "step failed"]
+    if len(failed) != 1:
+        problems.append(f"{len(failed)} 'step failed' log lines, not 1")
+    elif not re.search(case.match, str(getattr(failed[0], "reason", ""))):
+        problems.append("the 'step failed' log line's reason does not name the problem")
+    return problems
+
+
+def _judge_kept_safe(error: Exception | None, records: list[logging.LogRecord]) -> list[str]:
+    problems = []
+    if error is not None:
+        problems.append(f"the invocation failed: {type(error).__name__}")
+    succeeded = [r for r in records if r.getMessage() == "step succeeded"]
+    if len(succeeded) != 1:
+        problems.append(f"{len(succeeded)} 'step succeeded' log lines, not 1")
+    return problems
+
+
+def _current_authenticates(sandbox: Sandbox, ctx: Ctx) -> list[str]:
+    sandbox.settle()
+    current = sandbox.view(ctx.arn).password("AWSCURRENT")
+    if current is None or not sandbox.authenticates(ctx.user, current):
+        return ["AWSCURRENT's password does not authenticate"]
+    return []
+
+
+def _labelled_passwords(sandbox: Sandbox, arn: str) -> set[str]:
+    """Every password a labelled version of the secret holds (the function made some of them)."""
+    view = sandbox.view(arn)
+    found = {view.password(stage) for stage in ("AWSCURRENT", "AWSPENDING", "AWSPREVIOUS")}
+    return {p for p in found if p}
+
+
+def outcome_of(ctx: Ctx) -> dict[str, Any]:
+    """The judged invocation's "step succeeded" line: outcome, old_password, kept_because."""
+    for record in ctx.records:
+        if record.getMessage() == "step succeeded":
+            keys = ("outcome", "old_password", "kept_because", "reason")
+            return {k: getattr(record, k, None) for k in keys}
+    return {}
 
 
 def run_bad_inputs(sandbox: Sandbox) -> list[CaseResult]:
     return [run_case(sandbox, case, i) for i, case in enumerate(CASES)]
 
 
-__all__ = ["CASES", "LAMBDA_ARN", "BadCase", "run_bad_inputs", "run_case"]
+__all__ = ["CASES", "LAMBDA_ARN", "BadCase", "Ctx", "outcome_of", "run_bad_inputs", "run_case"]
 
 
-# The hostile-input families live in their own module; they run with the same judge.
+# The hostile-input families live in their own modules; they run with the same judge.
 from tests.reliability.campaign.hostile import CASES as _HOSTILE  # noqa: E402
+from tests.reliability.campaign.races import CASES as _RACES  # noqa: E402
 
-CASES = (*CASES, *_HOSTILE)
+CASES = (*CASES, *_HOSTILE, *_RACES)

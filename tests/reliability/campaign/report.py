@@ -42,6 +42,7 @@ FAULT_FAMILIES = (
 )
 FAMILIES = (
     ("bad-input", "bad inputs", "refused, clear error, 0 writes"),
+    ("hostile-safe", "races and late retries", "came through, nothing broken, no stray write"),
     ("drift", "drift", "recovered as documented"),
     ("leaks", "leaks", "leak checks passed"),
 )
@@ -190,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             report.say(line)
         report.say(f"  (fault campaign {time.monotonic() - fault_started:.0f}s)")
         report.family("bad-input", in_sandbox(run_bad_inputs))
+        report.say(family_line("hostile-safe", report.results))  # the same table's other kind
         report.family("drift", in_sandbox(run_drift))
         report.family("leaks", in_sandbox(run_leak_cases))
         plan = FULL_PLAN if args.full else CI_PLAN
