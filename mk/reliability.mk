@@ -8,8 +8,8 @@
 # The function's own output is discarded; pass ARGS="--log FILE" to keep it.
 .PHONY: reliability reliability-full
 
-reliability: install ## the reliability report, CI-sized (about 2-3 minutes on 2 cores)
+reliability: require-system install ## the reliability report, CI-sized (about 2-3 minutes on 2 cores)
 	$(PY) -m tests.reliability.campaign.report $(ARGS)
 
-reliability-full: install ## every fault at every call, 1,000 secrets (7-8 minutes)
+reliability-full: require-system install ## every fault at every call, 1,000 secrets (7-8 minutes)
 	$(PY) -m tests.reliability.campaign.report --full $(ARGS)
