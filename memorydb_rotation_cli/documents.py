@@ -1,0 +1,27 @@
+"""Where the JSON Schema of each command's `--json` document lives.
+
+The schemas are package data (`memorydb_rotation_cli/schemas/COMMAND.schema.json`, JSON Schema
+draft 2020-12), installed with the command line: a script that reads `--json` can validate what
+it reads against the same file the tests hold the documents to. The CLI never validates at run
+time (jsonschema is not one of its dependencies).
+"""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from typing import Any
+
+COMMANDS = ("status", "rotate", "repair", "doctor", "history", "list")
+
+
+def schema_file(command: str) -> Traversable:
+    if command not in COMMANDS:
+        raise ValueError(f"no command {command!r} prints a --json document")
+    return files("memorydb_rotation_cli") / "schemas" / f"{command}.schema.json"
+
+
+def load_schema(command: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(schema_file(command).read_text(encoding="utf-8"))
+    return loaded
