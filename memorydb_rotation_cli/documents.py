@@ -16,10 +16,16 @@ from typing import Any
 COMMANDS = ("status", "rotate", "repair", "doctor", "history", "list")
 
 
-def schema_file(command: str) -> Traversable:
+def schema_name(command: str) -> str:
+    """The schema's path inside the package memorydb_rotation_cli (what `--help` names)."""
     if command not in COMMANDS:
         raise ValueError(f"no command {command!r} prints a --json document")
-    return files("memorydb_rotation_cli") / "schemas" / f"{command}.schema.json"
+    return f"schemas/{command}.schema.json"
+
+
+def schema_file(command: str) -> Traversable:
+    """The installed schema file, wherever the package is."""
+    return files("memorydb_rotation_cli").joinpath(*schema_name(command).split("/"))
 
 
 def load_schema(command: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import typer.main
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from typer.testing import CliRunner
 
 import memorydb_rotation_cli
 from memorydb_rotation_cli import doctor, history, list_command, repair, rotate, status
@@ -87,6 +88,14 @@ def test_every_command_with_json_has_a_schema_and_no_schema_is_stray() -> None:
     assert {p.name for p in SCHEMAS.iterdir()} == {f"{c}.schema.json" for c in COMMANDS}
     with pytest.raises(ValueError, match="no command"):
         schema_file("policy")
+
+
+def test_each_commands_help_says_where_its_schema_is(command: str) -> None:
+    shown = CliRunner().invoke(app, [command, "--help"], terminal_width=100)
+    assert shown.exit_code == 0
+    text = " ".join(shown.stdout.split())
+    assert f"memorydb_rotation_cli as schemas/{command}.schema.json" in text
+    assert schema_file(command).is_file()
 
 
 def test_each_schema_is_valid_draft_2020_12(command: str) -> None:
