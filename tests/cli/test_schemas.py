@@ -13,7 +13,10 @@ from __future__ import annotations
 import ast
 import copy
 import inspect
+import json
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -30,6 +33,7 @@ from memorydb_rotation_cli.app import app
 from memorydb_rotation_cli.documents import COMMANDS, load_schema, schema_file
 from memorydb_rotation_cli.state import STAGES, STEP_NAMES
 from rotation.models import Outcome
+from tests.cli.documents import ERROR_KEYS, problems
 
 SCHEMAS = Path(memorydb_rotation_cli.__file__).parent / "schemas"
 # Where a condition (if/then) only restates part of a property, not the object's shape.
@@ -410,3 +414,46 @@ def test_a_word_outside_its_table_is_refused_where_it_is_made() -> None:
         rotate.Event("gossip", "an event kind nobody added")
     with pytest.raises(ValueError, match="not in ACTIONS"):
         repair.Finding("p", "plan", action="reboot")
+
+
+# -- docs/cli.md ------------------------------------------------------------------------------
+
+CLI_DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
+
+
+def _blocks(language: str) -> list[str]:
+    return re.findall(rf"^```{language}\n(.*?)^```$", CLI_DOC.read_text(), re.MULTILINE | re.DOTALL)
+
+
+def test_the_docs_example_of_every_command_validates() -> None:
+    examples = [json.loads(block) for block in _blocks("json")]
+    reports = sorted(e["command"] for e in examples if set(e) != ERROR_KEYS)
+    assert reports == sorted(COMMANDS)
+    assert any(set(e) == ERROR_KEYS for e in examples)
+    for example in examples:
+        assert problems(example) == [], example["command"]
+
+
+def test_the_docs_link_every_schema() -> None:
+    text = CLI_DOC.read_text()
+    for command in COMMANDS:
+        link = f"[{command}.schema.json](../memorydb_rotation_cli/schemas/{command}.schema.json)"
+        assert link in text
+        assert (CLI_DOC.parent / link.split("(")[1].rstrip(")")).resolve().is_file()
+
+
+def test_the_docs_validation_snippet_accepts_a_document_and_refuses_a_broken_one() -> None:
+    (snippet,) = [b for b in _blocks("sh") if "Draft202012Validator" in b]
+    code = snippet.split("python -c '", 1)[1].rsplit("'", 1)[0]
+    example = next(json.loads(b) for b in _blocks("json") if '"command": "list"' in b)
+    broken = {**example, "count": "two"}
+    for doc, expected in [(example, 0), (broken, 1)]:
+        ran = subprocess.run(
+            [sys.executable, "-c", code],
+            input=json.dumps(doc),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert ran.returncode == expected, ran.stderr
