@@ -15,6 +15,7 @@ import typer
 
 from memorydb_rotation_cli import render
 from memorydb_rotation_cli.aws import Aws, CliError
+from memorydb_rotation_cli.documents import schema_name
 from memorydb_rotation_cli.render import Output
 from memorydb_rotation_cli.state import Inspector
 
@@ -29,11 +30,18 @@ app = typer.Typer(
 )
 
 SecretArg = Annotated[str, typer.Argument(help="The secret's name or ARN.", show_default=False)]
-# metavar="": a flag takes no value, so its help shows none (Typer would print <bool>).
-JsonOpt = Annotated[
-    bool,
-    typer.Option("--json", help="One JSON document on stdout, nothing else.", metavar=""),
-]
+
+
+def _json_option(command: str) -> Any:
+    # metavar="": a flag takes no value, so its help shows none (Typer would print <bool>).
+    return typer.Option(
+        "--json",
+        help="One JSON document on stdout, nothing else. Its JSON Schema (draft 2020-12) "
+        f"ships in the package memorydb_rotation_cli as {schema_name(command)} (docs/cli.md).",
+        metavar="",
+    )
+
+
 ProfileOpt = Annotated[
     str | None, typer.Option("--profile", envvar="AWS_PROFILE", help="AWS profile.")
 ]
@@ -126,7 +134,7 @@ def status(
             "--probe", help="Connect: which labelled password works on each node.", metavar=""
         ),
     ] = False,
-    json_: JsonOpt = False,
+    json_: Annotated[bool, _json_option("status")] = False,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
     ca_bundle: CaOpt = None,
@@ -161,7 +169,7 @@ def rotate(
         bool,
         typer.Option("--follow", help="Show each step until the rotation ends.", metavar=""),
     ] = False,
-    json_: JsonOpt = False,
+    json_: Annotated[bool, _json_option("rotate")] = False,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
     timeout: Annotated[
@@ -219,7 +227,7 @@ def repair(
     apply: Annotated[
         bool, typer.Option("--apply", help="Do what the plan says.", metavar="")
     ] = False,
-    json_: JsonOpt = False,
+    json_: Annotated[bool, _json_option("repair")] = False,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
     ca_bundle: CaOpt = None,
@@ -264,7 +272,7 @@ def doctor(
         str | None,
         typer.Option("--function", help="The rotation function (default: the secret's)."),
     ] = None,
-    json_: JsonOpt = False,
+    json_: Annotated[bool, _json_option("doctor")] = False,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
     ca_bundle: CaOpt = None,
@@ -300,7 +308,7 @@ def history(
     days: Annotated[
         float, typer.Option("--days", help="How far back to read the function's log.", min=0)
     ] = 30.0,
-    json_: JsonOpt = False,
+    json_: Annotated[bool, _json_option("history")] = False,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
 ) -> None:
@@ -321,7 +329,7 @@ def list_(
         str,
         typer.Argument(help="The rotation function's name or ARN.", show_default=False),
     ],
-    json_: JsonOpt = False,
+    json_: Annotated[bool, _json_option("list")] = False,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
 ) -> None:

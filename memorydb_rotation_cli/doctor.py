@@ -64,6 +64,29 @@ TOPOLOGY_ACTIONS = ("memorydb:DescribeACLs", "memorydb:DescribeClusters")
 # Reading every rotated secret's value to find duplicates is bounded.
 MAX_SECRETS_COMPARED = 200
 
+# The checklist in its order: (id, title, the Doctor method that runs it). The ids and the
+# verdicts below are the vocabularies of doctor.schema.json (tests/cli/test_schemas.py).
+CHECKS: tuple[tuple[str, str, str], ...] = (
+    ("secret-document", "the secret's document", "secret_document"),
+    ("user-exists", "the user exists", "user_exists"),
+    ("user-password", "the user authenticates with passwords", "user_password"),
+    ("user-not-default", "the user is not 'default'", "user_not_default"),
+    ("user-clusters", "the user is in an ACL with clusters", "user_clusters"),
+    ("secret-host", "the secret's host is one of the user's clusters", "secret_host"),
+    ("current-on-nodes", "AWSCURRENT authenticates on every node", "current_on_nodes"),
+    ("one-secret-per-user", "one secret per user", "one_secret_per_user"),
+    ("rotation-function", "rotation points at the function", "rotation_function"),
+    ("function-settings", "the function's settings allow the user", "function_settings"),
+    ("function-timeout", "the function's timeout covers its waits", "function_timeout"),
+    ("network-cluster-port", "the function reaches the cluster port", "network_port"),
+    ("network-aws-apis", "the function reaches the AWS APIs it calls", "network_apis"),
+    ("role-permissions", "the role may make every call", "role_permissions"),
+    ("kms-key", "the role may decrypt the secret's key", "kms_key"),
+    ("secret-resource-policy", "who may write versions is limited", "resource_policy"),
+    ("failure-alarm", "an alarm on rotation failures", "failure_alarm"),
+)
+VERDICTS: dict[str, int] = {"ok": 0, "ready-to-deploy": 0, "fail": 1, "incomplete": 2}
+
 
 @dataclass(frozen=True)
 class Check:
@@ -140,23 +163,7 @@ class Doctor:
         self._load_function()
         wanted = set(only) if only is not None else None
         runs: list[tuple[str, str, Callable[[], Check]]] = [
-            ("secret-document", "the secret's document", self.secret_document),
-            ("user-exists", "the user exists", self.user_exists),
-            ("user-password", "the user authenticates with passwords", self.user_password),
-            ("user-not-default", "the user is not 'default'", self.user_not_default),
-            ("user-clusters", "the user is in an ACL with clusters", self.user_clusters),
-            ("secret-host", "the secret's host is one of the user's clusters", self.secret_host),
-            ("current-on-nodes", "AWSCURRENT authenticates on every node", self.current_on_nodes),
-            ("one-secret-per-user", "one secret per user", self.one_secret_per_user),
-            ("rotation-function", "rotation points at the function", self.rotation_function),
-            ("function-settings", "the function's settings allow the user", self.function_settings),
-            ("function-timeout", "the function's timeout covers its waits", self.function_timeout),
-            ("network-cluster-port", "the function reaches the cluster port", self.network_port),
-            ("network-aws-apis", "the function reaches the AWS APIs it calls", self.network_apis),
-            ("role-permissions", "the role may make every call", self.role_permissions),
-            ("kms-key", "the role may decrypt the secret's key", self.kms_key),
-            ("secret-resource-policy", "who may write versions is limited", self.resource_policy),
-            ("failure-alarm", "an alarm on rotation failures", self.failure_alarm),
+            (check_id, title, getattr(self, method)) for check_id, title, method in CHECKS
         ]
         results = []
         for check_id, title, run in runs:
@@ -829,17 +836,18 @@ def run(
     ).checks()
     summary = {kind: sum(1 for c in checks if c.result == kind) for kind in RESULTS}
     if summary[FAIL]:
-        code, name, verdict = 1, "fail", f"{summary[FAIL]} check(s) failed"
+        name, verdict = "fail", f"{summary[FAIL]} check(s) failed"
     elif summary[CANNOT]:
-        code, name, verdict = 2, "incomplete", f"{summary[CANNOT]} check(s) could not be made"
+        name, verdict = "incomplete", f"{summary[CANNOT]} check(s) could not be made"
     elif summary[NOT_DEPLOYED]:
-        code, name = 0, "ready-to-deploy"
+        name = "ready-to-deploy"
         verdict = (
             f"every check that can run before deployment passed; {summary[NOT_DEPLOYED]} "
             "wait for the function"
         )
     else:
-        code, name, verdict = 0, "ok", "every check passed"
+        name, verdict = "ok", "every check passed"
+    code = VERDICTS[name]
     return {
         "command": "doctor",
         "secret": inspection.secret.arn,

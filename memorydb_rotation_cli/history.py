@@ -23,6 +23,10 @@ from memorydb_rotation_cli.state import Inspector, StepLine, function_name, iso
 
 MAX_PAGES = 50
 FINISH = "finishSecret"
+# The vocabularies of history.schema.json (tests/cli/test_schemas.py).
+KINDS = ("rotation", "drop")
+OUTCOMES = ("succeeded", "failed", "unfinished")
+VERDICT = "listed"
 
 
 @dataclass
@@ -131,7 +135,7 @@ def run(inspector: Inspector, secret_id: str, *, days: float) -> dict[str, Any]:
         "since": iso(since),
         "rotations": listed,
         "verdict": {
-            "code": "listed",
+            "code": VERDICT,
             "message": message,
             "next": f"memorydb-rotation status {secret.name}",
         },

@@ -16,6 +16,9 @@ from memorydb_rotation_cli.render import Output
 
 FLEET_TAG = "memorydb-rotation-fleet"
 PAGE_SIZE = 100  # ListSecrets' largest MaxResults
+# A secret's state in the table, read from ListSecrets alone: the vocabulary of list.schema.json
+# (tests/cli/test_schemas.py).
+STATES = ("rotation disabled", "rotating", "rotated", "never rotated")
 
 
 def _function_arn(aws: Aws, function: str) -> str:

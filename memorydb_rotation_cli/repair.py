@@ -28,6 +28,18 @@ from rotation.waiting import Backoff, Budget, wait_until_active
 # The user turns active within minutes (AWS's own tools wait up to 10).
 USER_WAIT_SECONDS = 600.0
 
+# Every verdict `repair` gives, with its exit code, and the two automatic actions: the
+# vocabularies of repair.schema.json (tests/cli/test_schemas.py).
+VERDICTS: dict[str, int] = {
+    "nothing-to-repair": 0,
+    "would-repair": 1,
+    "repaired": 0,
+    "manual": 1,
+    "refused": 1,
+    "failed": 1,
+}
+ACTIONS = ("remove-pending", "drop-old")
+
 
 @dataclass
 class Finding:
@@ -38,6 +50,10 @@ class Finding:
     applied: str | None = None
     refused: bool = False
     """repair will not act: it could not look, or acting could break a reader."""
+
+    def __post_init__(self) -> None:
+        if self.action is not None and self.action not in ACTIONS:
+            raise ValueError(f"repair action {self.action} is not in ACTIONS")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -422,14 +438,12 @@ def run(
     actionable = [f for f in findings if f.action is not None]
     if not findings:
         verdict = {"code": "nothing-to-repair", "message": "nothing to repair", "next": None}
-        code = 0
     elif refused:
         verdict = {
             "code": "refused",
             "message": "; ".join(f.problem for f in refused),
             "next": refused[0].manual_steps[0] if refused[0].manual_steps else None,
         }
-        code = 1
     elif manual or failed:
         verdict = {
             "code": "manual" if manual else "failed",
@@ -438,21 +452,20 @@ def run(
             else "a repair failed: " + str(failed[0].applied),
             "next": f"memorydb-rotation status {name} --probe",
         }
-        code = 1
     elif apply:
         verdict = {
             "code": "repaired",
             "message": "; ".join(str(f.applied) for f in actionable),
             "next": f"memorydb-rotation status {name} --probe",
         }
-        code = 0
     else:
         verdict = {
             "code": "would-repair",
             "message": "; ".join(f.plan for f in actionable),
             "next": f"memorydb-rotation repair {name} --apply",
         }
-        code = 1
+    # A KeyError here is a verdict missing from VERDICTS (and so from the schema).
+    code = VERDICTS[str(verdict["code"])]
     return {
         "command": "repair",
         "secret": inspection.secret.arn,

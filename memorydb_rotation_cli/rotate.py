@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from memorydb_rotation_cli.aws import Aws, CliError, aws_errors, describe_failure
 from memorydb_rotation_cli.render import Output
-from memorydb_rotation_cli.state import Inspector, function_name
+from memorydb_rotation_cli.state import UNKNOWN_STEP, Inspector, function_name
 from rotation import errors
 from rotation.models import AWSCURRENT, AWSPENDING
 from rotation.waiting import Backoff
@@ -36,12 +36,28 @@ _BACKOFF = Backoff(initial=0.5, maximum=5.0)
 # failed (`rotate --retry-wait`).
 RETRY_WAIT = 300.0
 
+# Every result `rotate` reports (its verdict code), with its exit code, and the kinds of event
+# --follow records: the vocabularies of rotate.schema.json (tests/cli/test_schemas.py).
+RESULTS: dict[str, int] = {
+    "started": 0,
+    "succeeded": 0,
+    "failed": 1,
+    "abandoned": 1,
+    "timed-out": 1,
+    "refused": 1,
+}
+EVENT_KINDS = ("labels", "user", "step", "log")
+
 
 @dataclass
 class Event:
     kind: str
     detail: str
     step: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in EVENT_KINDS:
+            raise ValueError(f"event kind {self.kind} is not in EVENT_KINDS")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -235,7 +251,7 @@ class Follower:
             return False
         if not isinstance(line, dict) or line.get("token") != self.token:
             return False
-        step = str(line.get("step", "?"))
+        step = str(line.get("step", UNKNOWN_STEP))
         if line.get("message") == "step succeeded":
             self._emit(Event("step", f"{step} succeeded ({line.get('outcome')})", step))
             return None
@@ -336,30 +352,26 @@ def _finish(doc: dict[str, Any], name: str) -> dict[str, Any]:
             else "rotated: AWSCURRENT moved to the new version and AWSPENDING is gone"
         )
         nxt = f"memorydb-rotation status {name}"
-        code = 0
     elif result == "refused":
         message = f"RotateSecret refused: {doc['reason']}"
         nxt = (
             f"memorydb-rotation rotate {name} --resume (retry that rotation with its own token), "
             f"or memorydb-rotation repair {name} (abandon it)"
         )
-        code = 1
     elif result == "failed":
         message = f"{doc['failed_step']} failed: {doc['error']}: {doc['reason']}"
         if doc["retry_wait"] is not None:
             message += f" (no retry logged within {doc['retry_wait']:g} s)"
         nxt = f"memorydb-rotation status {name}"
-        code = 1
     elif result == "abandoned":
         message = "the rotation's version lost AWSPENDING without becoming AWSCURRENT"
         nxt = f"memorydb-rotation status {name}"
-        code = 1
     else:
         message = "the rotation did not end within the time limit"
         nxt = f"memorydb-rotation status {name}"
-        code = 1
     doc["verdict"] = {"code": result, "message": message, "next": nxt}
-    doc["exit_code"] = code
+    # A KeyError here is a result missing from RESULTS (and so from the schema).
+    doc["exit_code"] = RESULTS[result]
     return doc
 
 

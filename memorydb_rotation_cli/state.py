@@ -25,9 +25,22 @@ from memorydb_rotation_cli.aws import (
 from rotation.adapters.memorydb import MemoryDBDirectory
 from rotation.adapters.secrets_manager import SecretsManagerStore
 from rotation.errors import AwsCallError, RotationError, SecretValueNotFoundError
-from rotation.models import AWSCURRENT, AWSPENDING, AWSPREVIOUS, Credentials, MemoryDBUser, Topology
+from rotation.models import (
+    AWSCURRENT,
+    AWSPENDING,
+    AWSPREVIOUS,
+    DROP_ACTION,
+    Credentials,
+    MemoryDBUser,
+    Step,
+    Topology,
+)
 
 STAGES = (AWSCURRENT, AWSPENDING, AWSPREVIOUS)
+# What a step line's `step` can be: the four rotation steps, the scheduled drop, and UNKNOWN_STEP
+# for a line that names none (the function always names one).
+UNKNOWN_STEP = "?"
+STEP_NAMES = (*(step.value for step in Step), DROP_ACTION, UNKNOWN_STEP)
 # FilterLogEvents pages read for one token: a rotation logs a few lines per step and attempt.
 MAX_LOG_PAGES = 20
 
@@ -193,7 +206,7 @@ class StepLine:
         at = datetime.fromtimestamp(timestamp_ms / 1000, UTC) if timestamp_ms else None
         failed = text == "step failed"
         return cls(
-            step=str(line.get("step", "?")),
+            step=str(line.get("step", UNKNOWN_STEP)),
             failed=failed,
             error=str(line.get("error")) if failed and line.get("error") else None,
             reason=str(line.get("reason")) if line.get("reason") else None,

@@ -33,6 +33,28 @@ OVERDUE_AFTER_SECONDS = 900.0
 
 OK, PROBLEM, ACCESS = 0, 1, 2
 
+# Every verdict `judge` can give, in its order of precedence, with its exit code: the vocabulary
+# of status.schema.json (tests/cli/test_schemas.py holds the two equal).
+VERDICTS: dict[str, int] = {
+    "cannot-check": ACCESS,
+    "secret-invalid": PROBLEM,
+    "user-problem": PROBLEM,
+    "rotation-failed": PROBLEM,
+    "stale-pending": PROBLEM,
+    "current-rejected": PROBLEM,
+    "nodes-unreachable": ACCESS,
+    "rotation-in-progress": OK,
+    "no-cluster": PROBLEM,
+    "rotation-disabled": PROBLEM,
+    "user-stuck-modifying": PROBLEM,
+    "user-modifying": OK,
+    "drop-schedule-disabled": PROBLEM,
+    "drop-overdue": PROBLEM,
+    "drop-scheduled": OK,
+    "drop-unfinished": PROBLEM,
+    "healthy": OK,
+}
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -40,6 +62,11 @@ class Verdict:
     message: str
     next: str | None
     exit_code: int
+
+    def __post_init__(self) -> None:
+        # A verdict outside the table would print a document its schema rejects.
+        if VERDICTS.get(self.code) != self.exit_code:
+            raise ValueError(f"verdict {self.code} with exit {self.exit_code} is not in VERDICTS")
 
     def to_json(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "next": self.next}
@@ -358,7 +385,7 @@ def _proof_problems(proof: Proof) -> str:
 def document(
     inspection: Inspection, probes: list[Probe] | None, verdict: Verdict
 ) -> dict[str, Any]:
-    """The `status --json` document (schema: docs/operate.md)."""
+    """The `status --json` document (memorydb_rotation_cli/schemas/status.schema.json)."""
     user = inspection.user
     topology = inspection.topology
     return {

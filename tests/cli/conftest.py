@@ -17,6 +17,7 @@ from memorydb_rotation_cli.app import app
 from memorydb_rotation_cli.aws import Aws
 from sandbox.sandbox import Sandbox
 from sandbox.server import ServedSandbox
+from tests.cli.documents import checked
 
 _names = itertools.count(1)
 
@@ -62,8 +63,9 @@ class Result:
 
     @property
     def doc(self) -> dict[str, Any]:
+        """The `--json` document, once it validates against its command's schema."""
         loaded: dict[str, Any] = json.loads(self.stdout)
-        return loaded
+        return checked(loaded)
 
 
 @dataclass

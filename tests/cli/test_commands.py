@@ -21,6 +21,7 @@ from sandbox.sandbox import new_password
 from sandbox.server import ServedSandbox
 from sandbox.tls import independent_tls_files
 from tests.cli.conftest import Cli, Seeded, seed
+from tests.cli.documents import checked
 from tests.template import cfn
 
 pytestmark = pytest.mark.integration
@@ -309,6 +310,7 @@ def test_the_console_script_runs_against_the_sandbox(served: ServedSandbox, seed
     )
     assert result.returncode == 0, result.stderr
     assert '"code": "healthy"' in result.stdout
+    assert checked(json.loads(result.stdout))["verdict"]["code"] == "healthy"
     assert seeded.password not in result.stdout + result.stderr
 
 

@@ -8,6 +8,7 @@ runs under `make check-cli-install` (part of `make test`), not in every pytest r
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+
+from memorydb_rotation_cli.documents import COMMANDS, load_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 GATE = "MEMORYDB_ROTATION_CHECK_INSTALL"
@@ -46,7 +49,12 @@ def test_pip_install_of_the_cli_extra_into_an_empty_venv_runs(tmp_path: Path) ->
     )
     assert built.returncode == 0, built.stderr
     (wheel,) = dist.glob("memorydb_rotation-*.whl")
-    packages = {name.split("/")[0] for name in zipfile.ZipFile(wheel).namelist()}
+    names = zipfile.ZipFile(wheel).namelist()
+    packages = {name.split("/")[0] for name in names}
+    # The --json documents' schemas are package data of the wheel.
+    assert {n for n in names if n.endswith(".schema.json")} == {
+        f"memorydb_rotation_cli/schemas/{command}.schema.json" for command in COMMANDS
+    }
     assert packages == {
         "rotation",
         "memorydb_rotation_cli",
@@ -102,6 +110,19 @@ def test_pip_install_of_the_cli_extra_into_an_empty_venv_runs(tmp_path: Path) ->
     assert where.returncode == 0, where.stderr
     for path in where.stdout.split():
         assert Path(path).is_relative_to(venv)
+    # Installed, each schema is found through the package and is the repository's file.
+    schemas = _run(
+        [
+            str(python),
+            "-c",
+            "import json; from memorydb_rotation_cli.documents import COMMANDS, load_schema; "
+            "print(json.dumps({c: load_schema(c) for c in COMMANDS}))",
+        ],
+        tmp_path,
+        env,
+    )
+    assert schemas.returncode == 0, schemas.stderr
+    assert json.loads(schemas.stdout) == {c: load_schema(c) for c in COMMANDS}
     # A command that reaches boto3: no credentials anywhere, so the clear line and exit 2.
     status = _run([str(script), "status", "some-secret", "--region", "eu-west-1"], tmp_path, env)
     assert status.returncode == 2, status.stderr

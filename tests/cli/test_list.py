@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from memorydb_rotation_cli import list_command
 from memorydb_rotation_cli.render import Output
 from tests.cli.conftest import Cli, Stubs, seed
+from tests.cli.documents import checked
 
 OTHER = "arn:aws:lambda:us-east-1:123456789012:function:another-deployment"
 
@@ -83,7 +84,7 @@ def test_every_page_is_read_and_only_the_functions_secrets_kept(stubs: Stubs) ->
         {"MaxResults": 100, "NextToken": "page-2"},
     )
 
-    doc = list_command.run(stubs.aws, function)
+    doc = checked(list_command.run(stubs.aws, function))
 
     assert [row["name"] for row in doc["secrets"]] == ["memorydb/a", "memorydb/c", "memorydb/d"]
     rows = {row["name"]: row for row in doc["secrets"]}

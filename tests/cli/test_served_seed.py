@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.documents import checked
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,7 +95,7 @@ def test_doctor_passes_every_check_on_the_seeded_deployment(started: Started) ->
         timeout=300,
         check=False,
     )
-    doc = json.loads(result.stdout)
+    doc = checked(json.loads(result.stdout))
     failing = {c["id"]: c["detail"] for c in doc["checks"] if c["result"] != "pass"}
     assert (result.returncode, failing) == (0, {})
     assert doc["verdict"]["code"] == "ok"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from memorydb_rotation_cli import status
 from memorydb_rotation_cli.state import Inspector
 from tests.cli.conftest import Stubs
+from tests.cli.documents import checked
 from tests.cli.test_doctor_checks import SECRET
 
 VERSION = "0b5c7f1e-1111-4222-8333-944455556666"
@@ -36,7 +37,7 @@ def test_an_unreadable_current_value_is_an_access_error(stubs: Stubs) -> None:
             "VersionStage": "AWSCURRENT",
         },
     )
-    doc = status.run(Inspector(stubs.aws), "memorydb/app")
+    doc = checked(status.run(Inspector(stubs.aws), "memorydb/app"))
     assert doc["exit_code"] == 2
     assert doc["verdict"]["code"] == "cannot-check"
     assert "GetSecretValue: access denied" in doc["verdict"]["message"]
