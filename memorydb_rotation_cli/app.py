@@ -108,10 +108,21 @@ def _main(
     """Inspect, rotate, repair and check a MemoryDB user's rotated secret."""
 
 
-def _run(command: str, json_mode: bool, body: Callable[[Output], int]) -> None:
+Document = dict[str, Any]
+Renderer = Callable[[Output, Document], None]
+
+
+def _run(command: str, json_mode: bool, body: Callable[[Output], Document], text: Renderer) -> None:
+    """Build the command's document, print it (JSON, or `text`), exit with its exit code; an
+    access or usage error becomes the error document and exit code 2."""
     out = Output(json_mode=json_mode)
     try:
-        code = body(out)
+        doc = body(out)
+        if out.json_mode:
+            out.document(doc)
+        else:
+            text(out, doc)
+        code = int(doc["exit_code"])
     except CliError as exc:
         if json_mode:
             out.document({"command": command, "error": str(exc), "exit_code": ACCESS})
@@ -145,10 +156,10 @@ def status(
     """Rotation settings, versions and labels, the user, its clusters and nodes, one verdict."""
     from memorydb_rotation_cli import status as status_command
 
-    def body(out: Output) -> int:
+    def body(out: Output) -> Document:
         inspector = _inspector(profile, region)
         verifier = status_command.make_verifier(ca_bundle, connect_timeout) if probe else None
-        doc = status_command.run(
+        return status_command.run(
             inspector,
             secret,
             probe_with=verifier,
@@ -156,10 +167,8 @@ def status(
             stale_after=stale_after,
             modifying_after=modifying_after,
         )
-        _emit(out, doc, render.status)
-        return int(doc["exit_code"])
 
-    _run("status", json_, body)
+    _run("status", json_, body, render.status)
 
 
 @app.command()
@@ -204,9 +213,9 @@ def rotate(
     """
     from memorydb_rotation_cli import rotate as rotate_command
 
-    def body(out: Output) -> int:
+    def body(out: Output) -> Document:
         aws = Aws.from_chain(profile=profile, region=region)
-        doc = rotate_command.run(
+        return rotate_command.run(
             aws,
             secret,
             follow=follow,
@@ -215,10 +224,8 @@ def rotate(
             resume=resume,
             retry_wait=retry_wait,
         )
-        _emit(out, doc, rotate_command.render)
-        return int(doc["exit_code"])
 
-    _run("rotate", json_, body)
+    _run("rotate", json_, body, rotate_command.render)
 
 
 @app.command()
@@ -247,10 +254,10 @@ def repair(
     from memorydb_rotation_cli import repair as repair_command
     from memorydb_rotation_cli import status as status_command
 
-    def body(out: Output) -> int:
+    def body(out: Output) -> Document:
         inspector = _inspector(profile, region)
         verifier = status_command.make_verifier(ca_bundle, connect_timeout)
-        doc = repair_command.run(
+        return repair_command.run(
             inspector,
             secret,
             verifier=verifier,
@@ -259,10 +266,8 @@ def repair(
             stale_after=stale_after,
             remove_unknown=remove_unknown,
         )
-        _emit(out, doc, render.repair)
-        return int(doc["exit_code"])
 
-    _run("repair", json_, body)
+    _run("repair", json_, body, render.repair)
 
 
 @app.command()
@@ -286,20 +291,18 @@ def doctor(
     from memorydb_rotation_cli import doctor as doctor_command
     from memorydb_rotation_cli import status as status_command
 
-    def body(out: Output) -> int:
+    def body(out: Output) -> Document:
         inspector = _inspector(profile, region)
         verifier = status_command.make_verifier(ca_bundle, connect_timeout)
-        doc = doctor_command.run(
+        return doctor_command.run(
             inspector,
             secret,
             function=function,
             verifier=verifier,
             connect_timeout=connect_timeout,
         )
-        _emit(out, doc, render.doctor)
-        return int(doc["exit_code"])
 
-    _run("doctor", json_, body)
+    _run("doctor", json_, body, render.doctor)
 
 
 @app.command()
@@ -315,12 +318,10 @@ def history(
     """The secret's rotations from the function's log group: when, outcome, which step failed."""
     from memorydb_rotation_cli import history as history_command
 
-    def body(out: Output) -> int:
-        doc = history_command.run(_inspector(profile, region), secret, days=days)
-        _emit(out, doc, history_command.render)
-        return int(doc["exit_code"])
+    def body(out: Output) -> Document:
+        return history_command.run(_inspector(profile, region), secret, days=days)
 
-    _run("history", json_, body)
+    _run("history", json_, body, history_command.render)
 
 
 @app.command("list")
@@ -336,19 +337,10 @@ def list_(
     """Every secret the function rotates (RotationLambdaARN, from ListSecrets), with its state."""
     from memorydb_rotation_cli import list_command
 
-    def body(out: Output) -> int:
-        doc = list_command.run(Aws.from_chain(profile=profile, region=region), function)
-        _emit(out, doc, list_command.render)
-        return int(doc["exit_code"])
+    def body(out: Output) -> Document:
+        return list_command.run(Aws.from_chain(profile=profile, region=region), function)
 
-    _run("list", json_, body)
-
-
-def _emit(out: Output, doc: dict[str, Any], text: Callable[[Output, dict[str, Any]], None]) -> None:
-    if out.json_mode:
-        out.document(doc)
-    else:
-        text(out, doc)
+    _run("list", json_, body, list_command.render)
 
 
 def main(argv: list[str] | None = None) -> int:
