@@ -252,3 +252,83 @@ def test_every_action_the_fleet_relies_on_is_listed(template: dict[str, Any]) ->
         or a not in {"memorydb:DescribeAcls", "memorydb:DescribeClusters"}
     }
     assert user_and_secret_actions == set(SUPPORTED_CONDITIONS)
+
+
+# -- the fleet's policy, evaluated as IAM evaluates it ---------------------------------------------
+
+CLAIM_KEY = "memorydb-rotation:claim:01733563200000000000"
+USER_ACTIONS = ("DescribeUsers", "UpdateUser", "ListTags", "TagResource", "UntagResource")
+SECRET_ACTIONS = ("DescribeSecret", "GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage")
+A_USER = "arn:aws:memorydb:us-east-1:123456789012:user/app-user"
+
+
+def _decide(template: dict[str, Any], action: str, resource: str, **context: list[str]) -> str:
+    """IAM's decision for the fleet's role (the sandbox's evaluator: explicit deny, else any
+    allow whose action, resource and conditions match, else implicit deny)."""
+    from sandbox.iam_simulation import decide
+
+    policies = [{"Statement": _allowed(template, FLEET)}]
+    return decide(policies, action, resource, {k.lower(): v for k, v in context.items()})
+
+
+def _user_context(action: str, fleet: str | None) -> dict[str, list[str]]:
+    context = {FLEET_TAG: [fleet]} if fleet is not None else {}
+    if action in ("TagResource", "UntagResource"):
+        context["aws:TagKeys"] = [CLAIM_KEY]
+    return context
+
+
+@pytest.mark.parametrize("action", USER_ACTIONS)
+@pytest.mark.parametrize(
+    ("fleet", "expected"),
+    [("payments", "allowed"), ("reporting", "implicitDeny"), (None, "implicitDeny")],
+    ids=["the fleet's user", "another fleet's user", "an untagged user"],
+)
+def test_iam_lets_the_function_touch_only_the_fleets_users(
+    template: dict[str, Any], action: str, fleet: str | None, expected: str
+) -> None:
+    assert (
+        _decide(template, f"memorydb:{action}", A_USER, **_user_context(action, fleet)) == expected
+    )
+
+
+@pytest.mark.parametrize("key", ["memorydb-rotation-fleet", "owner", "memorydb-rotation:secret"])
+def test_iam_lets_the_function_tag_only_its_own_keys(template: dict[str, Any], key: str) -> None:
+    decision = _decide(
+        template, "memorydb:TagResource", A_USER, **{FLEET_TAG: ["payments"], "aws:TagKeys": [key]}
+    )
+
+    assert decision == ("allowed" if key == "memorydb-rotation:secret" else "implicitDeny")
+
+
+@pytest.mark.parametrize("action", SECRET_ACTIONS)
+@pytest.mark.parametrize(
+    ("name", "fleet", "expected"),
+    [
+        ("memorydb/app-Ab12Cd", "payments", "allowed"),
+        ("memorydb/app-Ab12Cd", "reporting", "implicitDeny"),
+        ("memorydb/app-Ab12Cd", None, "implicitDeny"),
+        ("other/app-Ab12Cd", "payments", "implicitDeny"),
+    ],
+    ids=["the fleet's secret", "another fleet's", "untagged", "outside the name prefix"],
+)
+def test_iam_lets_the_function_touch_only_the_fleets_secrets(
+    template: dict[str, Any], action: str, name: str, fleet: str | None, expected: str
+) -> None:
+    secret = f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}"
+    context = {FLEET_TAG: [fleet]} if fleet is not None else {}
+
+    assert _decide(template, f"secretsmanager:{action}", secret, **context) == expected
+
+
+@pytest.mark.parametrize(
+    ("action", "resource"), [("DescribeAcls", "acl/app-acl"), ("DescribeClusters", "cluster/c1")]
+)
+def test_iam_lets_the_function_read_the_topology_untagged(
+    template: dict[str, Any], action: str, resource: str
+) -> None:
+    """Where a user lives is read whatever the ACL's and the cluster's tags."""
+    arn = f"arn:aws:memorydb:us-east-1:123456789012:{resource}"
+
+    assert _decide(template, f"memorydb:{action}", arn) == "allowed"
+    assert _decide(template, f"memorydb:{action}", A_USER) == "implicitDeny"
