@@ -1,10 +1,17 @@
 """The function's process of the Lambda-size benchmark: what runs inside the CPU cgroup.
 
     python -m bench.lambda_child floor RESULT_FILE
+    python -m bench.lambda_child libraries RESULT_FILE
     python -m bench.lambda_child rotate CONTROL_PORT SECRET_ARN RESULT_FILE
 
 `floor`: `import boto3` and the two clients the function builds (Secrets Manager and MemoryDB,
 with the function's botocore Config), timed from this module's first line.
+
+`libraries`: the floor, then the imports of the function's two chosen libraries that every
+cold path makes before its first AWS call: pydantic (BaseModel, SecretStr, Field: the first
+model's build imports pydantic.fields and pydantic.types) and the Powertools package (its root
+imports Logger, Metrics and Tracer together). No cold path that validates the event and the
+settings with pydantic and logs with Powertools can be faster than this.
 
 `rotate`: the cold path (import rotation.handler, then createSecret's invocation until its first
 AWS call returns), then the whole rotation as Secrets Manager drives it (stage, four steps with
@@ -33,6 +40,7 @@ from typing import Any  # noqa: E402
 from bench.remote_rotation import STEPS, Context, Control  # noqa: E402
 
 FIRST_CALL_RETURNED: list[float] = []
+FIRST_CALL_MARK = "bench: first AWS call returned"
 
 
 class _FirstCall(importlib.abc.MetaPathFinder):
@@ -59,6 +67,10 @@ class _FirstCall(importlib.abc.MetaPathFinder):
                 finally:
                     if not FIRST_CALL_RETURNED:
                         FIRST_CALL_RETURNED.append(time.perf_counter())
+                        if "importtime" in sys._xoptions:
+                            # bench.import_profile counts the imports up to this line only.
+                            sys.stderr.write(FIRST_CALL_MARK + "\n")
+                            sys.stderr.flush()
 
             endpoint.make_request = timed
 
@@ -73,6 +85,19 @@ def floor() -> dict[str, Any]:
 
     boto3.client("secretsmanager", config=boto_config())
     boto3.client("memorydb", config=boto_config())
+    return {"seconds": time.perf_counter() - STARTED, "cpu": time.process_time()}
+
+
+def libraries() -> dict[str, Any]:
+    import boto3
+
+    from rotation.adapters.aws import boto_config
+
+    boto3.client("secretsmanager", config=boto_config())
+    boto3.client("memorydb", config=boto_config())
+    import aws_lambda_powertools  # noqa: F401 - its import is the figure
+    from pydantic import BaseModel, Field, SecretStr  # noqa: F401
+
     return {"seconds": time.perf_counter() - STARTED, "cpu": time.process_time()}
 
 
@@ -120,6 +145,8 @@ def rotate(control_port: int, secret_arn: str) -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     if argv[0] == "floor":
         result, out = floor(), argv[1]
+    elif argv[0] == "libraries":
+        result, out = libraries(), argv[1]
     else:
         result, out = rotate(int(argv[1]), argv[2]), argv[3]
     with open(out, "w", encoding="utf-8") as handle:

@@ -7,6 +7,8 @@ For each memory size, inside a CPU cgroup of that size's share (bench.cgroup; on
 function's process, bench.lambda_child, is inside; moto, the TLS servers and the proxy are not):
 
 - floor: `import boto3` + the function's two clients, median of `--runs` fresh processes;
+- libraries: the floor + the imports of pydantic and Powertools (the least any cold path that
+  validates with pydantic and logs with Powertools before its first AWS call can take);
 - cold path: import rotation.handler + createSecret's invocation until its first AWS call
   returns, median of `--runs` (each a fresh process that then runs a whole rotation);
 - rotation: the four steps' wall time on a cluster of N nodes (bench.lambda_aws: N nodes over
@@ -17,6 +19,9 @@ function's process, bench.lambda_child, is inside; moto, the TLS servers and the
 `--before REV` runs the same figures against `rotation/` as it is at git revision REV (extracted
 to a temporary directory that comes first on PYTHONPATH), in the same run, alternating with the
 working tree per sample so drift of the machine hits both alike.
+
+Every child runs from bytecode, as the artifact does (see Code), after one unmeasured warm-up
+of each kind has written that bytecode.
 
 Prints the memory x nodes table and one figure line per target; exit status 0 whatever the
 verdicts (a benchmark reports; it is not a test).
@@ -124,20 +129,44 @@ def rotation_at(rev: str | None) -> Iterator[str | None]:
         yield workdir
 
 
-def _child_env(tree: str | None, fleet: Fleet | None) -> dict[str, str]:
+@dataclass(frozen=True)
+class Code:
+    """One version of `rotation/` to measure, and where its children keep their bytecode."""
+
+    name: str
+    """'before' or 'after'."""
+    tree: str | None
+    """The directory holding `rotation/` as at --before (None: the working tree)."""
+    pycache: str
+    """PYTHONPYCACHEPREFIX of its children: the artifact ships bytecode (mk/deploy.mk compiles
+    it with the Lambda's Python), so the children run from bytecode too. The dev venv has no
+    `__pycache__` when PYTHONDONTWRITEBYTECODE is set, and without this every child would
+    compile boto3, pydantic and Powertools from source, which Lambda does not."""
+
+
+@contextlib.contextmanager
+def bytecode_cache() -> Iterator[str]:
+    """A directory for the children's bytecode, removed after the run."""
+    with tempfile.TemporaryDirectory(prefix="bench-pycache-") as directory:
+        yield directory
+
+
+def child_env(code: Code, fleet: Fleet | None) -> dict[str, str]:
     extra: dict[str, str] = {**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1"}
     extra["AWS_REGION"] = "us-east-1"
     if fleet is not None:
         extra["AWS_ENDPOINT_URL"] = fleet.info["endpoint"]
         extra["CA_BUNDLE_PATH"] = fleet.info["ca_bundle"]
     env = function_env(None, **extra)
-    if tree is not None:
-        env["PYTHONPATH"] = f"{tree}:{ROOT}"
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = code.pycache
+    if code.tree is not None:
+        env["PYTHONPATH"] = f"{code.tree}:{ROOT}"
     return env
 
 
 def run_child(
-    quota: cgroup.Quota, args: Sequence[str], tree: str | None, fleet: Fleet | None
+    quota: cgroup.Quota, args: Sequence[str], code: Code, fleet: Fleet | None
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-lambda-") as workdir:
         out = Path(workdir) / "result.json"
@@ -145,11 +174,28 @@ def run_child(
             [sys.executable, "-m", "bench.lambda_child", *args, str(out)],
             timeout=3 * LAMBDA_TIMEOUT_SECONDS,
             cwd=ROOT,
-            env=_child_env(tree, fleet),
+            env=child_env(code, fleet),
             stdout=subprocess.DEVNULL,  # the function's INFO logs and EMF metrics
         )
         result: dict[str, Any] = json.loads(out.read_text())
         return result
+
+
+def rotate_args(fleet: Fleet) -> list[str]:
+    return ["rotate", str(fleet.info["control_port"]), fleet.info["secret_arn"]]
+
+
+def warm_up(codes: Sequence[Code], hierarchy: cgroup.Hierarchy) -> None:
+    """One unmeasured floor and one unmeasured rotation of each code, at a full core: they
+    write the bytecode of everything the children import (the first call's lazy imports too)
+    and fill the page cache, as the cold-start benchmark's warm-up does."""
+    full_core = cgroup.Quota(
+        cgroup.ONE_VCPU_MB, cgroup.Hierarchy("none", hierarchy.root, "warm-up")
+    )
+    with Fleet(1) as fleet:
+        for code in codes:
+            run_child(full_core, ["floor"], code, None)
+            run_child(full_core, rotate_args(fleet), code, fleet)
 
 
 @dataclass
@@ -187,6 +233,8 @@ class Cell:
 class Results:
     quotas: dict[int, str]
     floors: dict[tuple[str, int], list[float]] = field(default_factory=dict)
+    libraries: dict[int, list[float]] = field(default_factory=dict)
+    """The floor plus the imports of pydantic and Powertools (bench.lambda_child `libraries`)."""
     cells: dict[tuple[str, int, int], Cell] = field(default_factory=dict)
 
     def cell(self, code: str, memory: int, nodes: int) -> Cell:
@@ -196,6 +244,7 @@ class Results:
         return {
             "quotas": self.quotas,
             "floors": {f"{c}/{m}": v for (c, m), v in self.floors.items()},
+            "libraries": {str(m): v for m, v in self.libraries.items()},
             "cells": {f"{c}/{m}/{n}": cell.rotations for (c, m, n), cell in self.cells.items()},
         }
 
@@ -212,17 +261,21 @@ def measure(
     if removed:
         print(f"removed {len(removed)} stale benchmark cgroups", flush=True)
     results = Results({m: cgroup.Quota(m, hierarchy).describe() for m in memories})
-    with rotation_at(before) as old_tree:
-        codes: list[tuple[str, str | None]] = [("after", None)]
+    with rotation_at(before) as old_tree, bytecode_cache() as pycache:
+        codes = [Code("after", None, pycache)]
         if before is not None:
-            codes.insert(0, ("before", old_tree))
+            codes.insert(0, Code("before", old_tree, pycache))
+        warm_up(codes, hierarchy)
         for memory in memories:
             with cgroup.Quota(memory, hierarchy) as quota:
                 print(f"{memory} MB: {quota.describe()}", flush=True)
                 for i in range(runs):
-                    for code, tree in codes if i % 2 == 0 else codes[::-1]:
-                        sample = run_child(quota, ["floor"], tree, None)
-                        results.floors.setdefault((code, memory), []).append(sample["seconds"])
+                    for code in codes if i % 2 == 0 else codes[::-1]:
+                        sample = run_child(quota, ["floor"], code, None)
+                        results.floors.setdefault((code.name, memory), []).append(sample["seconds"])
+                    # The libraries' bound does not depend on rotation/: measured once a run.
+                    sample = run_child(quota, ["libraries"], codes[-1], None)
+                    results.libraries.setdefault(memory, []).append(sample["seconds"])
         for nodes in [*node_counts, *scale_counts]:
             scale = nodes in scale_counts and nodes not in node_counts
             with Fleet(nodes) as fleet:
@@ -231,19 +284,15 @@ def measure(
                         continue
                     with cgroup.Quota(memory, hierarchy) as quota:
                         for i in range(1 if scale else runs):
-                            for code, tree in codes if i % 2 == 0 else codes[::-1]:
-                                if scale and code == "before":
+                            for code in codes if i % 2 == 0 else codes[::-1]:
+                                if scale and code.name == "before":
                                     continue
-                                command = [
-                                    "rotate",
-                                    str(fleet.info["control_port"]),
-                                    fleet.info["secret_arn"],
-                                ]
-                                sample = run_child(quota, command, tree, fleet)
-                                results.cell(code, memory, nodes).rotations.append(sample)
+                                sample = run_child(quota, rotate_args(fleet), code, fleet)
+                                results.cell(code.name, memory, nodes).rotations.append(sample)
                                 total = sum(s["seconds"] for s in sample["steps"].values())
                                 print(
-                                    f"  {code} {memory} MB {nodes} nodes: rotation {total:.2f} s, "
+                                    f"  {code.name} {memory} MB {nodes} nodes: "
+                                    f"rotation {total:.2f} s, "
                                     f"cold {sample['cold_seconds']:.2f} s, "
                                     f"{'ok' if sample['succeeded'] else 'FAILED'}",
                                     flush=True,
@@ -292,6 +341,20 @@ def table(results: Results) -> list[str]:
 
 def figures(results: Results) -> list[Figure]:
     out: list[Figure] = []
+    for memory, samples in sorted(results.libraries.items()):
+        floors = results.floors.get(("after", memory))
+        if not floors:
+            continue
+        floor, bound = median(floors), median(samples)
+        out.append(
+            Figure(
+                f"lambda {memory} MB: floor + pydantic + Powertools imports / floor",
+                f"{bound / floor:.2f}x ({bound:.2f} s vs {floor:.2f} s; {results.quotas[memory]})",
+                f"reported beside the cold path's {COLD_TARGET}x",
+                "the least a cold path that loads both before its first AWS call can take",
+                None,
+            )
+        )
     for (code, memory), floor_samples in sorted(results.floors.items()):
         cells = sorted(
             (n, c) for (c_code, m, n), c in results.cells.items() if c_code == code and m == memory

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
+# pydantic looks for plugins through every installed distribution's entry points when it builds
+# its first model (importlib.metadata over the whole sys.path). The function uses none, and the
+# scan is part of every cold start: PYDANTIC_DISABLE_PLUGINS is pydantic's documented switch. An
+# operator who sets the variable keeps their value.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
