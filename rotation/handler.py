@@ -99,6 +99,7 @@ def _succeeded(result: StepResult) -> None:
         extra["old_password"] = result.old_password.value
     if result.kept_because is not None:
         extra["kept_because"] = result.kept_because.value
+    if result.reason:
         extra["reason"] = result.reason
     logger.info("step succeeded", extra=extra)
 

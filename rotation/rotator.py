@@ -85,7 +85,8 @@ class StepResult:
     """finishSecret and the scheduled drop: what became of the password AWSCURRENT replaced."""
     kept_because: KeptBecause | None = None
     reason: str = ""
-    """With `kept_because`: the same in words (names and versions only, never a value)."""
+    """With `kept_because`: the same in words; also what a drop after an edit of AWSCURRENT
+    went by (names and versions only, never a value)."""
 
 
 @dataclass(frozen=True)
@@ -435,7 +436,21 @@ class Rotator:
             self._backoff,
             still_wanted=still_wanted,
         ):
-            return self._result(Outcome.GRACE_OVER, budget, located, OldPassword.DROPPED)
+            edited = AWSCURRENT not in meta.versions.get(token, ())
+            return self._result(
+                Outcome.GRACE_OVER,
+                budget,
+                located,
+                OldPassword.DROPPED,
+                # Said because the log would otherwise show a drop for a version that is no
+                # longer AWSCURRENT, which reads like the superseded case it is not.
+                reason=(
+                    f"AWSCURRENT of secret {meta.arn} was edited during the grace and still holds "
+                    f"the password version {token} set: the grace ended as scheduled"
+                )
+                if edited
+                else "",
+            )
         return declined[-1]
 
     def _drop_declined(self, meta: SecretMetadata, token: str) -> _Declined | None:

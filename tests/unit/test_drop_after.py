@@ -152,7 +152,7 @@ def test_the_drop_leaves_only_the_current_password(world: World) -> None:
 
     result = _drop(world, _event())
 
-    assert (result.outcome, result.old_password) == ("grace_over", "dropped")
+    assert (result.outcome, result.old_password, result.reason) == ("grace_over", "dropped", "")
     assert world.users.passwords == [new]
 
 
@@ -462,6 +462,7 @@ def test_an_edit_that_keeps_the_password_still_ends_the_grace(world: World) -> N
     result = _drop(world, _event())
 
     assert (result.outcome, result.old_password) == ("grace_over", "dropped")
+    assert "was edited during the grace and still holds the password" in result.reason
     assert world.users.passwords == [new]
 
 

@@ -248,6 +248,8 @@ def _dropped_to_current(ctx: Ctx) -> list[str]:
     problems = []
     if (said.get("outcome"), said.get("old_password")) != ("grace_over", "dropped"):
         problems.append(f"the drop said {said.get('outcome')}/{said.get('old_password')}")
+    if "was edited during the grace" not in str(said.get("reason")):
+        problems.append("the drop's log line does not say AWSCURRENT was edited")
     ctx.sandbox.settle()
     if ctx.sandbox.authenticates(ctx.user, ctx.password):
         problems.append("the old password still works")
