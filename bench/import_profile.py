@@ -38,6 +38,7 @@ from bench.lambda_size import (
     Code,
     Fleet,
     bytecode_cache,
+    child_command,
     child_env,
     rotate_args,
     rotation_at,
@@ -113,7 +114,7 @@ def _run(quota: cgroup.Quota, args: Sequence[str], env: dict[str, str]) -> tuple
         err = Path(workdir) / "stderr.txt"
         with err.open("w") as stderr:
             quota.run(
-                [sys.executable, "-X", "importtime", "-m", "bench.lambda_child", *args, str(out)],
+                child_command(*args, str(out), python_options=("-X", "importtime")),
                 timeout=600,
                 cwd=ROOT,
                 env=env,

@@ -160,9 +160,15 @@ def child_env(code: Code, fleet: Fleet | None) -> dict[str, str]:
     env = function_env(None, **extra)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = code.pycache
-    if code.tree is not None:
-        env["PYTHONPATH"] = f"{code.tree}:{ROOT}"
+    env["PYTHONPATH"] = f"{code.tree}:{ROOT}" if code.tree is not None else str(ROOT)
     return env
+
+
+def child_command(*args: str, python_options: Sequence[str] = ()) -> list[str]:
+    """`python -P -m bench.lambda_child ARGS`. -P: `-m` would otherwise put the working
+    directory (the repository, with today's `rotation/`) first on sys.path, ahead of the
+    --before tree on PYTHONPATH, and "before" would measure today's code."""
+    return [sys.executable, *python_options, "-P", "-m", "bench.lambda_child", *args]
 
 
 def run_child(
@@ -171,7 +177,7 @@ def run_child(
     with tempfile.TemporaryDirectory(prefix="bench-lambda-") as workdir:
         out = Path(workdir) / "result.json"
         quota.run(
-            [sys.executable, "-m", "bench.lambda_child", *args, str(out)],
+            child_command(*args, str(out)),
             timeout=3 * LAMBDA_TIMEOUT_SECONDS,
             cwd=ROOT,
             env=child_env(code, fleet),

@@ -3,12 +3,15 @@ lines, the libraries' figure. No timing is asserted."""
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bench.common import ROOT
 from bench.import_profile import Profile, group_of, parse, report
-from bench.lambda_size import Code, Results, child_env, figures
+from bench.lambda_size import Code, Results, child_command, child_env, figures
 
 
 class _Fleet:
@@ -29,6 +32,22 @@ def test_the_before_tree_comes_first_and_the_fleet_is_reached() -> None:
     assert env["PYTHONPATH"].startswith("/old:")
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1"
     assert env["CA_BUNDLE_PATH"] == "/ca.pem"
+
+
+def test_the_before_child_imports_rotation_from_the_before_tree(tmp_path: Path) -> None:
+    """Run as the benchmark runs its children (same command line, same environment, the
+    repository as working directory): `rotation` must come from the --before tree."""
+    old = tmp_path / "rotation"
+    old.mkdir()
+    (old / "__init__.py").write_text("")
+    env = child_env(Code("before", str(tmp_path), str(tmp_path / "cache")), None)
+    command = [*child_command()[:-2], "-c", "import rotation; print(rotation.__file__)"]
+
+    found = subprocess.run(
+        command, cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+    assert found == str(old / "__init__.py")
 
 
 STDERR = """\
