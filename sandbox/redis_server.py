@@ -169,7 +169,9 @@ class RedisServer:
         while time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
                 last = self._last_log_line()
-                if "Address already in use" in last:
+                # redis 7 logs "Address already in use" for the client port last, but for the
+                # cluster bus port it logs that and then "Failed listening on port N (cluster)".
+                if "Address already in use" in last or "Failed listening on port" in last:
                     raise _PortTaken(last)
                 raise RedisServerError(
                     f"{self._binary} exited at start (is it built with TLS? is port "
