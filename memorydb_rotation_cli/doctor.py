@@ -765,7 +765,7 @@ class Doctor:
         if planned is not None:
             if planned.role is None:
                 raise NotDeployedError(f"{self.function_problem}; --role checks a planned role")
-            self._uses_planned(f"role {planned.role}")
+            self._uses_planned(f"role {planned.role.rsplit('/', 1)[-1]}")
             return planned.role
         role = self._function().role
         if not role:

@@ -228,8 +228,9 @@ def test_a_correct_planned_deployment_passes_before_the_function_exists(
     }
     for check_id in PLANNED_CHECKS:
         assert checks[check_id]["detail"].startswith("planned: "), checks[check_id]
-    assert f"role {role}" in checks["role-permissions"]["detail"]
-    assert f"role {role}" in checks["kms-key"]["detail"]
+    name = role.rsplit("/", 1)[-1]
+    assert checks["role-permissions"]["detail"].startswith(f"planned: role {name}; ")
+    assert checks["kms-key"]["detail"].startswith(f"planned: role {name}; ")
     assert world.subnet in checks["network-aws-apis"]["detail"]
     assert world.function_group in checks["network-cluster-port"]["detail"]
     # The checks that read nothing planned do not say so.
