@@ -277,6 +277,55 @@ def doctor(
         str | None,
         typer.Option("--function", help="The rotation function (default: the secret's)."),
     ] = None,
+    role: Annotated[
+        str | None,
+        typer.Option(
+            "--role",
+            metavar="ARN",
+            help="Planned: the role the function will run as (role-permissions, kms-key).",
+        ),
+    ] = None,
+    subnets: Annotated[
+        str | None,
+        typer.Option(
+            "--subnets",
+            metavar="ID,ID",
+            help="Planned: the function's subnets (network-cluster-port, network-aws-apis).",
+        ),
+    ] = None,
+    security_groups: Annotated[
+        str | None,
+        typer.Option(
+            "--security-groups",
+            metavar="ID,ID",
+            help="Planned: the function's security groups (with --subnets).",
+        ),
+    ] = None,
+    policy: Annotated[
+        str | None,
+        typer.Option(
+            "--policy",
+            metavar="keep|drop|drop-after",
+            help="Planned: OLD_PASSWORD_POLICY (default drop); drop-after adds the Scheduler "
+            "checks.",
+        ),
+    ] = None,
+    schedule_group: Annotated[
+        str | None,
+        typer.Option(
+            "--schedule-group",
+            metavar="NAME",
+            help="Planned, with --policy drop-after: the schedule group for the drops.",
+        ),
+    ] = None,
+    scheduler_role: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler-role",
+            metavar="ARN",
+            help="Planned, with --policy drop-after: the role EventBridge Scheduler assumes.",
+        ),
+    ] = None,
     json_: Annotated[bool, _json_option("doctor")] = False,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
@@ -287,11 +336,22 @@ def doctor(
 
     Runs before the function is deployed too: the checks that need it say "not deployed yet"
     (not a pass) and the verdict is ready-to-deploy (exit 0) when everything else passes.
+    The planned options describe the deployment to come: the role, network and KMS checks run
+    against them and say "planned:" in their detail. Once the function exists they must agree
+    with it (else exit 2).
     """
     from memorydb_rotation_cli import doctor as doctor_command
     from memorydb_rotation_cli import status as status_command
 
     def body(out: Output) -> Document:
+        planned = doctor_command.Planned.parse(
+            role=role,
+            subnets=subnets,
+            security_groups=security_groups,
+            policy=policy,
+            schedule_group=schedule_group,
+            scheduler_role=scheduler_role,
+        )
         inspector = _inspector(profile, region)
         verifier = status_command.make_verifier(ca_bundle, connect_timeout)
         return doctor_command.run(
@@ -300,6 +360,7 @@ def doctor(
             function=function,
             verifier=verifier,
             connect_timeout=connect_timeout,
+            planned=planned,
         )
 
     _run("doctor", json_, body, render.doctor)

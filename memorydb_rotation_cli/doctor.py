@@ -3,7 +3,9 @@
 Each check answers pass, fail (with the fix), cannot-check (with the call that could not be made
 and why) or not-deployed (it needs the rotation function, which does not exist yet). A check never
 passes when it could not look. Before the first deployment doctor is a pre-flight: the checks of
-the secret, the user, its clusters and nodes run; the function's say not-deployed. The AWS
+the secret, the user, its clusters and nodes run; the function's say not-deployed, unless the
+planned deployment is described (Planned: --role, --subnets, --security-groups, --policy), in
+which case the role, network and KMS checks run against it and say so in their detail. The AWS
 calls, per check:
 
 | check | calls |
@@ -26,12 +28,13 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from memorydb_rotation_cli.aws import aws_errors, describe_failure
+from memorydb_rotation_cli.aws import CliError, aws_errors, describe_failure
 from memorydb_rotation_cli.state import Function, Inspection, Inspector, function_name
 from rotation.adapters.memorydb import CLAIM_TAG_PREFIX, OWNER_TAG
 from rotation.adapters.scheduler import schedule_name
@@ -106,6 +109,131 @@ class Check:
         }
 
 
+POLICIES = ("drop", "keep", "drop-after")
+# The shapes AWS gives these identifiers; a typo is refused before any read.
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
+_SUBNET = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+_GROUP = re.compile(r"^sg-[0-9a-f]{8,17}$")
+
+
+@dataclass(frozen=True)
+class Planned:
+    """The deployment a platform engineer is about to make: the role the function will run as,
+    its subnets and security groups, its OLD_PASSWORD_POLICY (and, under drop-after, the
+    schedule group and the scheduler role). Before the function exists, the role, network and
+    KMS checks run against these; every value given is checked against the function once it
+    exists (see Doctor._agree)."""
+
+    role: str | None = None
+    subnets: tuple[str, ...] = ()
+    security_groups: tuple[str, ...] = ()
+    policy: str | None = None
+    schedule_group: str | None = None
+    scheduler_role: str | None = None
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        role: str | None = None,
+        subnets: str | None = None,
+        security_groups: str | None = None,
+        policy: str | None = None,
+        schedule_group: str | None = None,
+        scheduler_role: str | None = None,
+    ) -> Planned:
+        """The options as given, or CliError (a usage error) before anything is read."""
+        planned = cls(
+            role=role,
+            subnets=_ids(subnets),
+            security_groups=_ids(security_groups),
+            policy=policy,
+            schedule_group=schedule_group,
+            scheduler_role=scheduler_role,
+        )
+        problems = []
+        for flag, value in (("--role", role), ("--scheduler-role", scheduler_role)):
+            if value is not None and not _ROLE_ARN.match(value):
+                problems.append(f"{flag} must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
+        problems += [
+            f"--subnets: '{s}' is not a subnet id" for s in planned.subnets if not _SUBNET.match(s)
+        ]
+        problems += [
+            f"--security-groups: '{g}' is not a security group id"
+            for g in planned.security_groups
+            if not _GROUP.match(g)
+        ]
+        # The template's rules SubnetsNeedSecurityGroups and SecurityGroupsNeedSubnets.
+        if bool(planned.subnets) != bool(planned.security_groups):
+            problems.append("--subnets and --security-groups go together (as in the template)")
+        if policy is not None and policy not in POLICIES:
+            problems.append(f"--policy must be one of {', '.join(POLICIES)}")
+        drop_after = policy == "drop-after"
+        if drop_after and (schedule_group is None or scheduler_role is None):
+            problems.append(
+                "--policy drop-after needs --schedule-group and --scheduler-role (the schedule "
+                "group and the role EventBridge Scheduler assumes)"
+            )
+        if not drop_after and (schedule_group is not None or scheduler_role is not None):
+            problems.append("--schedule-group and --scheduler-role go with --policy drop-after")
+        if problems:
+            raise CliError("; ".join(problems))
+        try:
+            planned.settings()
+        except RotationError as exc:
+            raise CliError(f"the planned settings are invalid: {exc}") from None
+        return planned
+
+    @property
+    def given(self) -> bool:
+        return any((self.role, self.subnets, self.policy, self.schedule_group, self.scheduler_role))
+
+    def environment(self) -> dict[str, str]:
+        """The function's environment as the template would set it for these values."""
+        values = {
+            "OLD_PASSWORD_POLICY": self.policy,
+            "SCHEDULE_GROUP_NAME": self.schedule_group,
+            "SCHEDULER_ROLE_ARN": self.scheduler_role,
+        }
+        return {name: value for name, value in values.items() if value is not None}
+
+    def settings(self) -> Any:
+        from rotation.settings import Settings
+
+        return Settings.from_env(self.environment())
+
+    def disagreements(self, function: Function) -> list[str]:
+        """How the deployed function differs from the values given (empty: it agrees)."""
+        vpc = function.vpc
+        deployed_env = function.environment
+        pairs: list[tuple[str, Any, Any]] = [
+            ("--role", self.role, function.role),
+            ("--policy", self.policy, function.policy),
+            ("--schedule-group", self.schedule_group, deployed_env.get("SCHEDULE_GROUP_NAME")),
+            ("--scheduler-role", self.scheduler_role, deployed_env.get("SCHEDULER_ROLE_ARN")),
+        ]
+        found = [
+            f"{flag} {given} but the function has {deployed or 'none'}"
+            for flag, given, deployed in pairs
+            if given is not None and given != deployed
+        ]
+        for flag, given_ids, key in (
+            ("--subnets", self.subnets, "SubnetIds"),
+            ("--security-groups", self.security_groups, "SecurityGroupIds"),
+        ):
+            deployed_ids = sorted(vpc.get(key) or [])
+            if given_ids and sorted(given_ids) != deployed_ids:
+                found.append(
+                    f"{flag} {','.join(given_ids)} but the function has "
+                    f"{','.join(deployed_ids) or 'none'}"
+                )
+        return found
+
+
+def _ids(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
 class CannotCheckError(Exception):
     """A read the check needs was refused or failed; the message says which and why."""
 
@@ -131,6 +259,7 @@ class Doctor:
         *,
         verifier: Any = None,
         connect_timeout: float = 5.0,
+        planned: Planned | None = None,
     ):
         self.inspector = inspector
         self.aws = inspector.aws
@@ -141,6 +270,11 @@ class Doctor:
         self.function: Function | None = None
         self.function_problem: str | None = None
         self.function_missing = False
+        self.planned = planned if planned is not None and planned.given else None
+        self._planned_used: list[str] = []
+        """What of the planned deployment the running check used (its detail says so)."""
+        self.planned_checks: list[str] = []
+        """The ids of the checks that ran against the planned deployment."""
 
     # -- the whole checklist ----------------------------------------------------------------------
 
@@ -157,6 +291,24 @@ class Doctor:
         else:
             self.function_problem = "no function given and none attached to the secret"
             self.function_missing = True
+        if self.function is not None and self.planned is not None:
+            differ = self.planned.disagreements(self.function)
+            if differ:
+                # A deployed function is checked as deployed: a pass must never be read as a
+                # check of values the function does not run with.
+                raise CliError(
+                    f"the function {self.function.name} exists and differs from the planned "
+                    f"deployment: {'; '.join(differ)}. Drop those options to check the deployed "
+                    "function, or redeploy it first"
+                )
+
+    def _plan(self) -> Planned | None:
+        """The planned deployment when it stands in for a function that does not exist."""
+        return self.planned if self.function is None and self.function_missing else None
+
+    def _uses_planned(self, what: str) -> None:
+        if what not in self._planned_used:
+            self._planned_used.append(what)
 
     def checks(self, only: Iterable[str] | None = None) -> list[Check]:
         """Every check in order (or only those named), each pass, fail or cannot-check."""
@@ -169,13 +321,19 @@ class Doctor:
         for check_id, title, run in runs:
             if wanted is not None and check_id not in wanted:
                 continue
+            self._planned_used = []
             try:
                 check = run()
             except CannotCheckError as exc:
                 check = Check(check_id, title, CANNOT, str(exc))
             except NotDeployedError as exc:
                 check = Check(check_id, title, NOT_DEPLOYED, f"not deployed yet: {exc}")
-            results.append(Check(check_id, title, check.result, check.detail, check.fix))
+            detail = check.detail
+            if self._planned_used and check.result != NOT_DEPLOYED:
+                # Never mistaken for a check of a deployed function.
+                detail = f"planned: {', '.join(self._planned_used)}; {detail}"
+                self.planned_checks.append(check_id)
+            results.append(Check(check_id, title, check.result, detail, check.fix))
         return results
 
     # -- the secret and the user ------------------------------------------------------------------
@@ -444,6 +602,18 @@ class Doctor:
     # -- the network --------------------------------------------------------------------------
 
     def _vpc(self) -> tuple[str, list[str], list[str]] | None:
+        planned = self._plan()
+        if planned is not None:
+            if not planned.subnets:
+                raise NotDeployedError(
+                    f"{self.function_problem}; --subnets and --security-groups check the "
+                    "planned network"
+                )
+            self._uses_planned(
+                f"subnets {','.join(planned.subnets)}, security groups "
+                f"{','.join(planned.security_groups)}"
+            )
+            return "", list(planned.subnets), list(planned.security_groups)
         vpc = self._function().vpc
         subnets, groups = list(vpc.get("SubnetIds") or []), list(vpc.get("SecurityGroupIds") or [])
         if not subnets:
@@ -568,9 +738,7 @@ class Doctor:
         self, actions: Iterable[str], resources: list[str], context: list[dict[str, Any]] | None
     ) -> list[str]:
         """The actions the role may NOT make on the resources (empty when all are allowed)."""
-        role = self._function().role
-        if not role:
-            raise CannotCheckError("the function has no role")
+        role = self._role()
         iam = self.aws.client("iam")
         request: dict[str, Any] = {
             "PolicySourceArn": role,
@@ -590,6 +758,19 @@ class Doctor:
             if not page.get("IsTruncated"):
                 return denied
             request["Marker"] = page["Marker"]
+
+    def _role(self) -> str:
+        """The function's role, or the planned one before the function exists."""
+        planned = self._plan()
+        if planned is not None:
+            if planned.role is None:
+                raise NotDeployedError(f"{self.function_problem}; --role checks a planned role")
+            self._uses_planned(f"role {planned.role.rsplit('/', 1)[-1]}")
+            return planned.role
+        role = self._function().role
+        if not role:
+            raise CannotCheckError("the function has no role")
+        return role
 
     def role_permissions(self) -> Check:
         secret = self.inspection.secret
@@ -626,6 +807,12 @@ class Doctor:
 
     def _drop_target(self) -> tuple[str, str] | None:
         """(schedule group, scheduler role) when the function runs drop-after, else None."""
+        planned = self._plan()
+        if planned is not None:
+            if planned.policy is not None:
+                self._uses_planned(f"policy {planned.policy}")
+            planned_target: tuple[str, str] | None = planned.settings().schedule_target
+            return planned_target
         try:
             target: tuple[str, str] | None = self._settings().schedule_target
         except RotationError as exc:
@@ -661,7 +848,7 @@ class Doctor:
         if metadata.get("KeyManager") == "AWS":
             return _pass("the secret uses an AWS managed key")
         key_arn = metadata["Arn"]
-        role = self._function().role
+        role = self._role()
         policy = json.loads(
             _call("GetKeyPolicy", kms.get_key_policy, KeyId=key_arn, PolicyName="default")["Policy"]
         )
@@ -673,12 +860,19 @@ class Doctor:
                 f"add a statement allowing {role} kms:Decrypt and kms:GenerateDataKey, or the "
                 f"account root (arn:aws:iam::{account}:root) kms:*",
             )
+        # What Secrets Manager's own KMS requests carry: the service, and the secret's ARN as
+        # encryption context (the template's condition names both).
         via = [
             {
                 "ContextKeyName": "kms:ViaService",
                 "ContextKeyValues": [f"secretsmanager.{self.aws.region}.amazonaws.com"],
                 "ContextKeyType": "string",
-            }
+            },
+            {
+                "ContextKeyName": "kms:EncryptionContext:SecretARN",
+                "ContextKeyValues": [self.inspection.secret.arn],
+                "ContextKeyType": "string",
+            },
         ]
         denied = self._simulate(("kms:Decrypt", "kms:GenerateDataKey"), [key_arn], via)
         if denied:
@@ -829,11 +1023,18 @@ def run(
     function: str | None,
     verifier: Any = None,
     connect_timeout: float = 5.0,
+    planned: Planned | None = None,
 ) -> dict[str, Any]:
     inspection = inspector.inspect(secret_id, function=False)
-    checks = Doctor(
-        inspector, inspection, function, verifier=verifier, connect_timeout=connect_timeout
-    ).checks()
+    doctor = Doctor(
+        inspector,
+        inspection,
+        function,
+        verifier=verifier,
+        connect_timeout=connect_timeout,
+        planned=planned,
+    )
+    checks = doctor.checks()
     summary = {kind: sum(1 for c in checks if c.result == kind) for kind in RESULTS}
     if summary[FAIL]:
         name, verdict = "fail", f"{summary[FAIL]} check(s) failed"
@@ -841,9 +1042,14 @@ def run(
         name, verdict = "incomplete", f"{summary[CANNOT]} check(s) could not be made"
     elif summary[NOT_DEPLOYED]:
         name = "ready-to-deploy"
+        against = (
+            f" ({len(doctor.planned_checks)} on the planned deployment)"
+            if doctor.planned_checks
+            else ""
+        )
         verdict = (
-            f"every check that can run before deployment passed; {summary[NOT_DEPLOYED]} "
-            "wait for the function"
+            f"every check that can run before deployment passed{against}; "
+            f"{summary[NOT_DEPLOYED]} wait for the function"
         )
     else:
         name, verdict = "ok", "every check passed"

@@ -254,7 +254,13 @@ def test_kms_customer_key_with_root_policy_and_allowed_decrypt(stubs: Stubs) -> 
                     "ContextKeyName": "kms:ViaService",
                     "ContextKeyValues": [f"secretsmanager.{REGION}.amazonaws.com"],
                     "ContextKeyType": "string",
-                }
+                },
+                # Secrets Manager's encryption context: the template's condition names it.
+                {
+                    "ContextKeyName": "kms:EncryptionContext:SecretARN",
+                    "ContextKeyValues": [SECRET],
+                    "ContextKeyType": "string",
+                },
             ],
         },
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -56,7 +57,9 @@ def started() -> Iterator[Started]:
             env[name] = value
         yield Started(info, env)
     finally:
-        process.terminate()
+        # SIGINT, as Ctrl-C: the server stops its nodes on KeyboardInterrupt, while SIGTERM
+        # would end it and leave its redis-server processes running.
+        process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
 
 
